@@ -1,0 +1,5 @@
+"""Entry point for ``python -m fluoroscope``."""
+
+from fluoroscope.cli.main import main
+
+raise SystemExit(main())

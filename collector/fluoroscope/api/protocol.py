@@ -1,0 +1,161 @@
+"""botocore's rest-json conventions: reading request members and writing responses and errors.
+
+Every operation is a POST of a JSON object to a fixed path; timestamps are epoch seconds.
+botocore checks only required members, types and minimums before sending, so every maximum is
+enforced here. Errors carry ``x-amzn-ErrorType`` and ``__type`` (botocore reads either) and are
+4xx, because botocore retries 5xx and would resend bad input.
+"""
+
+import math
+import uuid
+from datetime import datetime
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from fluoroscope.errors import ApiError
+
+
+def json_response(body: object | bytes, status: int = 200) -> web.Response:
+    """A JSON response with the request id header botocore reports as ``RequestId``."""
+    data = body if isinstance(body, bytes) else orjson.dumps(body)
+    return web.Response(
+        body=data,
+        status=status,
+        content_type="application/json",
+        headers={"x-amzn-RequestId": str(uuid.uuid4())},
+    )
+
+
+def error_response(error: ApiError) -> web.Response:
+    """The X-Ray error shape for ``error``."""
+    response = json_response({"__type": error.code, "Message": error.message}, error.status)
+    response.headers["x-amzn-ErrorType"] = error.code
+    return response
+
+
+async def read_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object; an empty body is an empty object, as botocore sends ``{}``."""
+    data = await request.read()
+    if not data.strip():
+        return {}
+    try:
+        body = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise ApiError("the request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError("the request body must be a JSON object")
+    return body
+
+
+def timestamp(body: dict[str, Any], name: str, *, required: bool = True) -> float | None:
+    """An epoch-seconds member (ISO 8601 strings are accepted too)."""
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise ApiError(f"{name} is required")
+        return None
+    if isinstance(value, bool):
+        raise ApiError(f"{name} must be a timestamp")
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ApiError(f"{name} must be a finite timestamp")
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            pass
+    raise ApiError(f"{name} must be epoch seconds or an ISO 8601 time")
+
+
+def string(
+    body: dict[str, Any],
+    name: str,
+    *,
+    required: bool = False,
+    min_length: int = 0,
+    max_length: int | None = None,
+    choices: tuple[str, ...] | None = None,
+) -> str | None:
+    """A string member, checked against its model limits."""
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise ApiError(f"{name} is required")
+        return None
+    if not isinstance(value, str):
+        raise ApiError(f"{name} must be a string")
+    if len(value) < min_length:
+        raise ApiError(f"{name} must be at least {min_length} characters")
+    if max_length is not None and len(value) > max_length:
+        raise ApiError(f"{name} must be at most {max_length} characters")
+    if choices is not None and value not in choices:
+        raise ApiError(f"{name} must be one of {', '.join(choices)}")
+    return value
+
+
+def boolean(body: dict[str, Any], name: str) -> bool | None:
+    """An optional boolean member."""
+    value = body.get(name)
+    if value is None or isinstance(value, bool):
+        return value
+    raise ApiError(f"{name} must be true or false")
+
+
+def number(
+    body: dict[str, Any],
+    name: str,
+    *,
+    required: bool = False,
+    low: float | None = None,
+    high: float | None = None,
+    integer: bool = False,
+) -> float | None:
+    """A numeric member within its model limits."""
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise ApiError(f"{name} is required")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ApiError(f"{name} must be a number")
+    if integer and not isinstance(value, int):
+        raise ApiError(f"{name} must be an integer")
+    if low is not None and value < low:
+        raise ApiError(f"{name} must be at least {low:g}")
+    if high is not None and value > high:
+        raise ApiError(f"{name} must be at most {high:g}")
+    return float(value)
+
+
+def string_list(
+    body: dict[str, Any],
+    name: str,
+    *,
+    required: bool = False,
+    min_items: int = 0,
+    max_items: int | None = None,
+) -> list[str]:
+    """A list-of-strings member."""
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise ApiError(f"{name} is required")
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ApiError(f"{name} must be a list of strings")
+    if len(value) < min_items:
+        raise ApiError(f"{name} must have at least {min_items} item(s)")
+    if max_items is not None and len(value) > max_items:
+        raise ApiError(f"{name} must have at most {max_items} items")
+    return value
+
+
+def structure(body: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """An optional nested structure."""
+    value = body.get(name)
+    if value is None or isinstance(value, dict):
+        return value
+    raise ApiError(f"{name} must be an object")

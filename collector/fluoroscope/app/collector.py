@@ -1,0 +1,143 @@
+"""A whole collector: store, pipeline, receivers and API, started and stopped in order.
+
+Start downstream first (store, pipeline), receivers and the API last; stop receivers first,
+then let the pipeline drain what was accepted into the store, then close the store.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+
+from fluoroscope import __version__
+from fluoroscope.api.server import ApiServer
+from fluoroscope.api.traces import Refusals
+from fluoroscope.app.feed import Feed, RawBatch, SegmentBatch
+from fluoroscope.app.pipeline import Pipeline
+from fluoroscope.assembly.assembler import Assembler, AssemblyLimits
+from fluoroscope.config import Config
+from fluoroscope.model.segment import Segment
+from fluoroscope.receivers.xray_udp import UdpReceiver
+from fluoroscope.store.store import Store
+from fluoroscope.telemetry import Registry
+
+log = logging.getLogger(__name__)
+
+# How long shutdown may spend writing out what was accepted before the process exits.
+DRAIN_TIMEOUT_S = 30.0
+
+
+class Collector:
+    """Fluoroscope's running parts, wired together from one :class:`Config`."""
+
+    def __init__(self, config: Config, now: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.registry = Registry()
+        self.store = Store(config.data_dir)
+        self.feed = Feed(config.queue_max_documents, config.queue_max_bytes)
+        self._now = now
+        self._pipeline: Pipeline | None = None
+        self._assembler: Assembler | None = None
+        self._udp: UdpReceiver | None = None
+        self._api: ApiServer | None = None
+        self._stopped = False
+
+    async def start(self) -> list[str]:
+        """Open the store and start every component; return the ready lines to print."""
+        config = self.config
+        self.store.open()
+        limits = AssemblyLimits(
+            max_traces=config.assembly_max_traces,
+            max_bytes=config.assembly_max_bytes,
+            idle_timeout_s=config.assembly_idle_timeout_s,
+            complete_linger_s=config.assembly_complete_linger_s,
+            max_trace_bytes=config.max_trace_bytes,
+        )
+        self._assembler = Assembler(self.store.writer, self.registry, limits, self._now)
+        self._pipeline = Pipeline(
+            self.feed,
+            self._assembler,
+            self.store.writer,
+            self.registry,
+            flush_interval_s=config.flush_interval_ms / 1000,
+            retention_s=config.retention_days * 86_400,
+            now=self._now,
+        )
+        self._register_gauges()
+        self._pipeline.start()
+        try:
+            self._api = ApiServer(
+                config.http,
+                self.store.reader,
+                self._ingest_segments,
+                self.registry,
+                self._health,
+                config.ack_timeout_s,
+            )
+            http = await self._api.start()
+            self._udp = UdpReceiver(
+                config.udp, self._ingest_raw, self.registry, config.udp_receive_buffer_bytes
+            )
+            udp = self._udp.start()
+        except OSError:
+            await self.stop()
+            raise
+        prefix = f"fluoroscope {__version__}:"
+        return [
+            f"{prefix} X-Ray daemon protocol on udp://{udp} "
+            f"(receive buffer {self._udp.receive_buffer_bytes >> 10} KiB)",
+            f"{prefix} X-Ray API on http://{http} (/healthz, /metrics)",
+            f"{prefix} store at {self.store.path}",
+            f"{prefix} ready",
+        ]
+
+    async def stop(self) -> None:
+        """Stop receivers, drain the pipeline into the store, close the store; idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._udp is not None:
+            self._udp.stop()
+        self.feed.close()
+        if self._api is not None:
+            await self._api.stop()
+        if self._pipeline is not None:
+            self._pipeline.stop(DRAIN_TIMEOUT_S)
+        self.store.close()
+
+    def _ingest_raw(self, documents: list[bytes], size: int) -> bool:
+        return self.feed.offer(RawBatch("udp", documents, size), len(documents))
+
+    def _ingest_segments(
+        self, segments: list[Segment], size: int, ack: Callable[[Refusals], None]
+    ) -> bool:
+        return self.feed.offer(SegmentBatch("api", segments, size, ack), len(segments))
+
+    def _health(self) -> str | None:
+        pipeline = self._pipeline
+        if pipeline is None or not pipeline.alive:
+            return "the pipeline is not running"
+        if not pipeline.healthy:
+            return f"the store is failing: {pipeline.last_error}"
+        return None
+
+    def _register_gauges(self) -> None:
+        registry = self.registry
+        feed = self.feed
+        assembler = self._assembler
+        assert assembler is not None
+        registry.gauge(
+            "fluoroscope_queue_documents", "Documents waiting for the pipeline", lambda: feed.depth
+        )
+        registry.gauge(
+            "fluoroscope_queue_bytes", "Bytes waiting for the pipeline", lambda: feed.depth_bytes
+        )
+        registry.gauge(
+            "fluoroscope_assembly_traces_in_flight",
+            "Traces held in memory by the assembler",
+            lambda: assembler.in_flight,
+        )
+        registry.gauge(
+            "fluoroscope_assembly_bytes",
+            "Document bytes held in memory by the assembler",
+            lambda: assembler.bytes,
+        )

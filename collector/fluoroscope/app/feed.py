@@ -1,0 +1,98 @@
+"""The bounded hand-off from receivers (any thread) to the pipeline (one thread).
+
+Receivers offer whole batches; a batch that does not fit is refused at once, never waited for,
+so a receiver's loop never blocks on a slow pipeline. The caller counts what was refused.
+"""
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fluoroscope.model.segment import Segment
+
+# Called from the pipeline thread once the batch's documents are stored, with the refusals
+# the pipeline made after the batch was accepted: (document id, error code, message).
+Ack = Callable[[list[tuple[str, str, str]]], None]
+
+
+@dataclass(slots=True)
+class RawBatch:
+    """Documents as they came off a socket, not yet parsed."""
+
+    source: str
+    documents: list[bytes]
+    size: int
+
+
+@dataclass(slots=True)
+class SegmentBatch:
+    """Documents already validated by a receiver that had to answer its sender."""
+
+    source: str
+    segments: list[Segment]
+    size: int
+    ack: Ack | None = None
+    refusals: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+Batch = RawBatch | SegmentBatch
+
+
+class Feed:
+    """A bounded multi-producer, single-consumer queue of batches."""
+
+    def __init__(self, max_documents: int, max_bytes: int) -> None:
+        self.max_documents = max_documents
+        self.max_bytes = max_bytes
+        self._batches: deque[Batch] = deque()
+        self._documents = 0
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)
+        self._waiting = False
+        self._closed = False
+
+    @property
+    def depth(self) -> int:
+        """Documents waiting."""
+        return self._documents
+
+    @property
+    def depth_bytes(self) -> int:
+        """Bytes waiting."""
+        return self._bytes
+
+    def offer(self, batch: Batch, count: int) -> bool:
+        """Queue ``batch`` of ``count`` documents if it fits; False if refused (full or closed)."""
+        with self._lock:
+            if self._closed or (
+                self._documents + count > self.max_documents
+                or self._bytes + batch.size > self.max_bytes
+            ):
+                return False
+            self._batches.append(batch)
+            self._documents += count
+            self._bytes += batch.size
+            if self._waiting:
+                self._ready.notify()
+        return True
+
+    def take(self, timeout: float) -> list[Batch]:
+        """Everything waiting, or what arrives within ``timeout`` seconds (maybe nothing)."""
+        with self._lock:
+            if not self._batches and timeout > 0:
+                self._waiting = True
+                self._ready.wait(timeout)
+                self._waiting = False
+            batches = list(self._batches)
+            self._batches.clear()
+            self._documents = 0
+            self._bytes = 0
+        return batches
+
+    def close(self) -> None:
+        """Refuse every later offer (shutdown: receivers are stopping)."""
+        with self._lock:
+            self._closed = True
+            self._ready.notify()

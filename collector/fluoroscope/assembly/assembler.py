@@ -1,0 +1,291 @@
+"""The in-flight trace buffer.
+
+Documents are added one at a time (from the pipeline's writer thread only); :meth:`flush`
+writes every trace that changed since the last flush as one store batch, and :meth:`evict`
+forgets traces that no longer need to be in memory. The store is the source of truth: a trace
+that is not in memory (never seen, evicted, or from before a restart) is merged with what the
+store already holds before it is written, so late documents continue a trace correctly.
+"""
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from fluoroscope.errors import DocumentError
+from fluoroscope.model.segment import Segment
+from fluoroscope.model.summary import TraceSummary, summarize
+from fluoroscope.model.trace import Completeness, TraceTree, supersedes
+from fluoroscope.store.store import TraceSink
+from fluoroscope.store.types import TraceWrite
+from fluoroscope.telemetry import Registry
+from fluoroscope.translate.xray_json import parse_document
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AssemblyLimits:
+    """Bounds on what the buffer holds, and how long."""
+
+    max_traces: int = 100_000
+    max_bytes: int = 48 << 20
+    idle_timeout_s: float = 30.0
+    complete_linger_s: float = 5.0
+    max_trace_bytes: int = 4 << 20
+
+
+class AssemblyStats:
+    """The assembler's counters."""
+
+    def __init__(self, registry: Registry) -> None:
+        dropped = registry.counter(
+            "fluoroscope_assembly_documents_dropped",
+            "Valid documents the assembler did not keep, by reason",
+            ("reason",),
+        )
+        self.stale = dropped.child("stale_in_progress")
+        self.limit = dropped.child("trace_limit_exceeded")
+        evicted = registry.counter(
+            "fluoroscope_assembly_traces_evicted",
+            "Traces forgotten by the in-memory buffer (already stored), by reason",
+            ("reason",),
+        )
+        self.evicted_complete = evicted.child("complete")
+        self.evicted_idle = evicted.child("idle")
+        self.evicted_pressure = evicted.child("pressure")
+        self.accepted = registry.counter(
+            "fluoroscope_assembly_documents_accepted", "Documents merged into a trace"
+        ).child()
+        self.failed = registry.counter(
+            "fluoroscope_assembly_traces_failed",
+            "Trace changes dropped because the trace could not be summarised (a bug; see logs)",
+        ).child()
+        self.reloaded = registry.counter(
+            "fluoroscope_assembly_traces_reloaded",
+            "Traces continued from the store (late documents, or in flight across a restart)",
+        ).child()
+        self.stored_documents = registry.counter(
+            "fluoroscope_store_documents_written", "Documents written to the store"
+        ).child()
+        self.stored_revisions = registry.counter(
+            "fluoroscope_store_trace_revisions_written", "Trace revisions written to the store"
+        ).child()
+
+
+class _Trace:
+    """One in-flight trace."""
+
+    __slots__ = (
+        "annotations",
+        "completeness",
+        "documents",
+        "loaded",
+        "over_limit",
+        "pending",
+        "revision",
+        "rowid",
+        "size",
+        "trace_id",
+        "updated",
+    )
+
+    def __init__(self, trace_id: str, now: float) -> None:
+        self.trace_id = trace_id
+        # Top-level documents by id, in the arrival order of their current versions.
+        self.documents: dict[str, Segment] = {}
+        # Documents not yet written to the store.
+        self.pending: dict[str, Segment] = {}
+        self.revision = 0
+        self.rowid: int | None = None
+        # Whether what the store held for this trace has been merged in.
+        self.loaded = False
+        self.size = 0
+        self.over_limit = False
+        self.updated = now
+        self.completeness = Completeness.INCOMPLETE
+        self.annotations: object = None
+
+
+class Assembler:
+    """Merges documents into traces and writes trace revisions to a :class:`TraceSink`."""
+
+    def __init__(
+        self,
+        sink: TraceSink,
+        registry: Registry,
+        limits: AssemblyLimits = AssemblyLimits(),
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self._sink = sink
+        self._limits = limits
+        self._now = now
+        self.stats = AssemblyStats(registry)
+        # Ordered by last update, oldest first: eviction takes from the front.
+        self._traces: dict[str, _Trace] = {}
+        self._changed: dict[str, _Trace] = {}
+        self.bytes = 0
+        self.pending_bytes = 0
+
+    @property
+    def in_flight(self) -> int:
+        """How many traces are in memory."""
+        return len(self._traces)
+
+    def add(self, document: Segment) -> str | None:
+        """Merge one top-level document; return a refusal code, or None when it is kept."""
+        trace = self._traces.pop(document.trace_id, None)
+        now = self._now()
+        if trace is None:
+            trace = _Trace(document.trace_id, now)
+        self._traces[document.trace_id] = trace  # now the most recently updated
+        if trace.over_limit:
+            self.stats.limit.inc()
+            return "TraceLimitExceeded"
+        old = trace.documents.get(document.id)
+        if old is not None:
+            if not supersedes(old, document):
+                self.stats.stale.inc()
+                return None
+            del trace.documents[old.id]
+            trace.size -= old.size
+            self.bytes -= old.size
+        pending = trace.pending.pop(document.id, None)
+        if pending is not None:
+            self.pending_bytes -= pending.size
+        trace.documents[document.id] = document
+        trace.pending[document.id] = document
+        trace.size += document.size
+        self.bytes += document.size
+        self.pending_bytes += document.size
+        trace.revision += 1
+        trace.updated = now
+        if trace.size > self._limits.max_trace_bytes:
+            trace.over_limit = True
+        self._changed[trace.trace_id] = trace
+        self.stats.accepted.inc()
+        return None
+
+    @property
+    def dirty(self) -> int:
+        """How many traces have changes not yet written."""
+        return len(self._changed)
+
+    def flush(self) -> int:
+        """Write every changed trace in one batch; return how many were written.
+
+        Raises StoreError if the sink fails; the changes stay pending and the next flush
+        retries them.
+        """
+        if not self._changed:
+            return 0
+        self._merge_stored([t for t in self._changed.values() if not t.loaded])
+        traces = []
+        writes = []
+        summaries: list[TraceSummary] = []
+        for trace in list(self._changed.values()):
+            try:
+                summary = summarize(
+                    trace.trace_id,
+                    TraceTree(trace.documents.values()),
+                    trace.revision,
+                    limit_exceeded=trace.over_limit,
+                )
+            except Exception:  # a bug must cost one trace, never the pipeline
+                log.exception("cannot summarise trace %s; dropping its changes", trace.trace_id)
+                self.stats.failed.inc()
+                del self._changed[trace.trace_id]
+                self._forget(trace)
+                continue
+            traces.append(trace)
+            summaries.append(summary)
+            writes.append(
+                TraceWrite(
+                    summary,
+                    [(d.id, d.raw) for d in trace.pending.values() if d.raw is not None],
+                    trace.rowid,
+                    annotations_changed=summary.annotations != trace.annotations,
+                )
+            )
+        self._sink.write(writes, self._now())
+        written = 0
+        for trace, write, summary in zip(traces, writes, summaries, strict=True):
+            trace.rowid = write.rowid
+            trace.completeness = summary.completeness
+            trace.annotations = summary.annotations
+            for document in trace.pending.values():
+                document.raw = None  # stored now; the view is all the buffer needs
+            written += len(write.documents)
+            trace.pending.clear()
+        self.pending_bytes = 0
+        self._changed.clear()
+        self.stats.stored_documents.inc(written)
+        self.stats.stored_revisions.inc(len(writes))
+        return len(writes)
+
+    def _merge_stored(self, traces: Sequence[_Trace]) -> None:
+        """Fold what the store already has for these traces under their newer documents."""
+        if not traces:
+            return
+        stored = self._sink.load([t.trace_id for t in traces])
+        for trace in traces:
+            trace.loaded = True
+            earlier = stored.get(trace.trace_id)
+            if earlier is None:
+                continue
+            self.stats.reloaded.inc()
+            merged: dict[str, Segment] = {}
+            for raw in earlier.documents:
+                try:
+                    views = parse_document(raw)
+                except DocumentError:  # stored by an older version with other rules
+                    log.warning("skipping a stored document of trace %s", trace.trace_id)
+                    continue
+                for view in views:
+                    view.raw = None
+                    merged[view.id] = view
+            for document in trace.documents.values():
+                old = merged.get(document.id)
+                if old is not None:
+                    if not supersedes(old, document):
+                        trace.pending.pop(document.id, None)
+                        trace.revision -= 1
+                        self.stats.stale.inc()
+                        continue
+                    del merged[old.id]
+                merged[document.id] = document
+            self.bytes -= trace.size
+            trace.documents = merged
+            trace.size = sum(d.size for d in merged.values())
+            self.bytes += trace.size
+            trace.revision += earlier.revision
+            trace.rowid = earlier.rowid
+            trace.over_limit = earlier.limit_exceeded or trace.size > self._limits.max_trace_bytes
+
+    def evict(self) -> None:
+        """Forget stored traces that are done, idle, or over the memory bounds (oldest first)."""
+        now = self._now()
+        limits = self._limits
+        linger = limits.complete_linger_s
+        idle = limits.idle_timeout_s
+        oldest_useful = min(linger, idle)
+        for trace_id, trace in list(self._traces.items()):
+            age = now - trace.updated
+            over = len(self._traces) > limits.max_traces or self.bytes > limits.max_bytes
+            if age < oldest_useful and not over:
+                break  # everything after this one was updated more recently
+            if trace_id in self._changed:
+                continue  # not written yet
+            if trace.completeness is Completeness.COMPLETE and age >= linger:
+                self.stats.evicted_complete.inc()
+            elif age >= idle:
+                self.stats.evicted_idle.inc()
+            elif over:
+                self.stats.evicted_pressure.inc()
+            else:
+                continue
+            self._forget(trace)
+
+    def _forget(self, trace: _Trace) -> None:
+        if self._traces.pop(trace.trace_id, None) is not None:
+            self.bytes -= trace.size

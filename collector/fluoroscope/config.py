@@ -1,0 +1,227 @@
+"""Configuration: defaults < TOML file < ``FLUOROSCOPE_*`` environment < command-line flags.
+
+Every option is declared once in :data:`OPTIONS` with its TOML key, environment variable, flag,
+parser and default. Everything is checked at start-up; the first bad value stops ``serve`` with
+one message that names the option, where it came from, and what it accepts.
+"""
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fluoroscope.errors import ConfigError
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """A host and port to listen on; port 0 lets the system pick one."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/fluoroscope``, else ``~/.local/share/fluoroscope``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "fluoroscope"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Every setting of ``fluoroscope serve``."""
+
+    data_dir: Path
+    udp: Address
+    http: Address
+    log_level: str
+    retention_days: float
+    flush_interval_ms: int
+    udp_receive_buffer_bytes: int
+    queue_max_documents: int
+    queue_max_bytes: int
+    assembly_max_traces: int
+    assembly_max_bytes: int
+    assembly_idle_timeout_s: float
+    assembly_complete_linger_s: float
+    max_trace_bytes: int
+    ack_timeout_s: float
+
+
+def parse_address(value: object) -> Address:
+    """``host:port`` or ``[v6-host]:port``."""
+    text = _text(value)
+    if text.startswith("["):
+        host, sep, port = text[1:].partition("]:")
+    else:
+        host, sep, port = text.rpartition(":")
+    if not sep or not host:
+        raise ValueError("expected HOST:PORT, such as 127.0.0.1:2000 or [::1]:2000")
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError("the port must be a number from 0 to 65535")
+    return Address(host, int(port))
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected a string")
+    return value.strip()
+
+
+def _path(value: object) -> Path:
+    text = _text(value)
+    if not text:
+        raise ValueError("expected a directory path")
+    return Path(text).expanduser()
+
+
+def _log_level(value: object) -> str:
+    text = _text(value).lower()
+    if text not in LOG_LEVELS:
+        raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}")
+    return text
+
+
+def _number(kind: type[int] | type[float], low: float, high: float) -> Callable[[object], Any]:
+    def parse(value: object) -> int | float:
+        if isinstance(value, bool):
+            raise ValueError("expected a number")
+        if isinstance(value, str):
+            try:
+                value = kind(value.strip())
+            except ValueError:
+                raise ValueError(f"expected {'an integer' if kind is int else 'a number'}") from None
+        if not isinstance(value, int | float) or (kind is int and not isinstance(value, int)):
+            raise ValueError(f"expected {'an integer' if kind is int else 'a number'}")
+        if not low <= value <= high:
+            raise ValueError(f"expected a value from {low:g} to {high:g}")
+        return kind(value)
+
+    return parse
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One setting: where it can come from, how it is parsed, and its default."""
+
+    name: str  # the Config field
+    key: str  # the TOML key, dotted for tables
+    env: str
+    flag: str | None
+    parse: Callable[[object], Any]
+    default: Callable[[], Any]
+    help: str
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("data_dir", "data_dir", "FLUOROSCOPE_DATA_DIR", "--data-dir", _path,
+           default_data_dir, "directory for the trace store"),
+    Option("udp", "listen.udp", "FLUOROSCOPE_UDP", "--udp", parse_address,
+           lambda: Address("127.0.0.1", 2000), "X-Ray daemon protocol (UDP) address"),
+    Option("http", "listen.http", "FLUOROSCOPE_HTTP", "--http", parse_address,
+           lambda: Address("127.0.0.1", 2000), "X-Ray API, metrics and health (TCP) address"),
+    Option("log_level", "log_level", "FLUOROSCOPE_LOG_LEVEL", "--log-level", _log_level,
+           lambda: "info", "debug, info, warning or error"),
+    Option("retention_days", "store.retention_days", "FLUOROSCOPE_STORE_RETENTION_DAYS", None,
+           _number(float, 0.001, 36_500), lambda: 30.0, "delete traces older than this"),
+    Option("flush_interval_ms", "store.flush_interval_ms", "FLUOROSCOPE_STORE_FLUSH_INTERVAL_MS",
+           None, _number(int, 10, 5_000), lambda: 200,
+           "how often assembled traces are written (bounds time to queryable)"),
+    Option("udp_receive_buffer_bytes", "udp.receive_buffer_bytes",
+           "FLUOROSCOPE_UDP_RECEIVE_BUFFER_BYTES", None, _number(int, 65_536, 1 << 30),
+           lambda: 32 << 20, "SO_RCVBUF asked for on the UDP socket"),
+    Option("queue_max_documents", "queue.max_documents", "FLUOROSCOPE_QUEUE_MAX_DOCUMENTS", None,
+           _number(int, 100, 10_000_000), lambda: 200_000,
+           "documents waiting for the pipeline before new ones are dropped"),
+    Option("queue_max_bytes", "queue.max_bytes", "FLUOROSCOPE_QUEUE_MAX_BYTES", None,
+           _number(int, 1 << 20, 1 << 34), lambda: 64 << 20,
+           "bytes waiting for the pipeline before new documents are dropped"),
+    Option("assembly_max_traces", "assembly.max_traces", "FLUOROSCOPE_ASSEMBLY_MAX_TRACES", None,
+           _number(int, 10, 10_000_000), lambda: 100_000, "traces held in memory at most"),
+    Option("assembly_max_bytes", "assembly.max_bytes", "FLUOROSCOPE_ASSEMBLY_MAX_BYTES", None,
+           _number(int, 1 << 20, 1 << 34), lambda: 48 << 20,
+           "document bytes held in memory at most"),
+    Option("assembly_idle_timeout_s", "assembly.idle_timeout_s",
+           "FLUOROSCOPE_ASSEMBLY_IDLE_TIMEOUT_S", None, _number(float, 0.1, 86_400),
+           lambda: 30.0, "how long an unfinished trace stays in memory after its last document"),
+    Option("assembly_complete_linger_s", "assembly.complete_linger_s",
+           "FLUOROSCOPE_ASSEMBLY_COMPLETE_LINGER_S", None, _number(float, 0.0, 86_400),
+           lambda: 5.0, "how long a complete trace stays in memory for late documents"),
+    Option("max_trace_bytes", "assembly.max_trace_bytes", "FLUOROSCOPE_ASSEMBLY_MAX_TRACE_BYTES",
+           None, _number(int, 65_536, 1 << 30), lambda: 4 << 20,
+           "documents beyond this size per trace are refused (LimitExceeded)"),
+    Option("ack_timeout_s", "api.ack_timeout_s", "FLUOROSCOPE_API_ACK_TIMEOUT_S", None,
+           _number(float, 0.1, 60), lambda: 5.0,
+           "how long PutTraceSegments waits for its documents to be stored"),
+)  # fmt: skip
+
+
+def load(
+    flags: Mapping[str, object],
+    environ: Mapping[str, str],
+    config_file: Path | None,
+) -> Config:
+    """Resolve every option by precedence and validate it; raise ConfigError on the first bad one.
+
+    ``flags`` maps Config field names to values given on the command line (absent = not given).
+    """
+    table = _read_toml(config_file) if config_file is not None else {}
+    known = {option.key for option in OPTIONS}
+    for key in _flatten(table):
+        if key not in known:
+            raise ConfigError(f"{config_file}: unknown option {key!r}")
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        source, raw = _pick(option, flags, environ, table, config_file)
+        if source is None:
+            values[option.name] = option.default()
+            continue
+        try:
+            values[option.name] = option.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"invalid {source} {raw!r}: {exc} ({option.help})") from None
+    return Config(**values)
+
+
+def _pick(
+    option: Option,
+    flags: Mapping[str, object],
+    environ: Mapping[str, str],
+    table: dict[str, Any],
+    config_file: Path | None,
+) -> tuple[str | None, object]:
+    if option.name in flags and flags[option.name] is not None:
+        return (option.flag or option.name), flags[option.name]
+    if option.env in environ:
+        return option.env, environ[option.env]
+    flat = _flatten(table)
+    if option.key in flat:
+        return f"{option.key} in {config_file}", flat[option.key]
+    return None, None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"the config file {path} is not valid TOML: {exc}") from None
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat

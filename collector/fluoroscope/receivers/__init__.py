@@ -1,0 +1,1 @@
+"""Receivers: sockets in, batches of documents out to the pipeline's feed."""

@@ -1,0 +1,36 @@
+"""The embedded trace store: SQLite in WAL mode under the data directory.
+
+One writer (:class:`TraceWriter`, used by exactly one thread) stores trace revisions in batched
+transactions; any number of readers (:class:`TraceReader`) query with their own connections.
+:class:`TraceSink` is the narrow interface the assembler writes through;
+:class:`InMemoryTraceSink` implements it for tests.
+"""
+
+from fluoroscope.store.memory import InMemoryTraceSink
+from fluoroscope.store.reader import TraceReader
+from fluoroscope.store.store import Store, TraceSink
+from fluoroscope.store.types import (
+    StoredTrace,
+    SummaryCursor,
+    SummaryPage,
+    SummaryQuery,
+    SummaryRow,
+    TimeRange,
+    TraceWrite,
+)
+from fluoroscope.store.writer import TraceWriter
+
+__all__ = [
+    "InMemoryTraceSink",
+    "Store",
+    "StoredTrace",
+    "SummaryCursor",
+    "SummaryPage",
+    "SummaryQuery",
+    "SummaryRow",
+    "TimeRange",
+    "TraceReader",
+    "TraceSink",
+    "TraceWrite",
+    "TraceWriter",
+]

@@ -1,0 +1,48 @@
+"""An in-memory :class:`TraceSink`, for tests of the assembler and for users' own tests."""
+
+from collections.abc import Sequence
+
+from fluoroscope.store.types import StoredTrace, TraceWrite
+
+
+class InMemoryTraceSink:
+    """Keeps every trace revision in dictionaries, with the same semantics as the store."""
+
+    def __init__(self) -> None:
+        self.traces: dict[str, StoredTrace] = {}
+        self.summaries: dict[str, object] = {}
+        self.writes = 0
+        self._documents: dict[str, dict[str, bytes]] = {}
+        self._next_rowid = 1
+
+    def load(self, trace_ids: Sequence[str]) -> dict[str, StoredTrace]:
+        """Copies of the stored traces among ``trace_ids``."""
+        found = {}
+        for trace_id in trace_ids:
+            stored = self.traces.get(trace_id)
+            if stored is not None:
+                found[trace_id] = StoredTrace(
+                    stored.rowid,
+                    trace_id,
+                    stored.revision,
+                    stored.limit_exceeded,
+                    list(self._documents[trace_id].values()),
+                )
+        return found
+
+    def write(self, writes: Sequence[TraceWrite], now: float) -> None:
+        """Apply every write; documents replace earlier ones with the same id."""
+        self.writes += 1
+        for write in writes:
+            summary = write.summary
+            if write.rowid is None:
+                write.rowid = self._next_rowid
+                self._next_rowid += 1
+            documents = self._documents.setdefault(summary.trace_id, {})
+            for doc_id, raw in write.documents:
+                documents.pop(doc_id, None)  # re-insert so order is arrival of current versions
+                documents[doc_id] = raw
+            self.traces[summary.trace_id] = StoredTrace(
+                write.rowid, summary.trace_id, summary.revision, summary.limit_exceeded
+            )
+            self.summaries[summary.trace_id] = summary

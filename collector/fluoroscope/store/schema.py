@@ -1,0 +1,99 @@
+"""The SQLite schema and its versioned migrations.
+
+``PRAGMA user_version`` holds the number of migrations applied. Each migration runs once, in its
+own transaction, in order; a database newer than this code is refused rather than guessed at.
+"""
+
+import sqlite3
+
+from fluoroscope.errors import StoreError
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: traces with their summaries, raw documents, the annotation index.
+    """
+    CREATE TABLE traces (
+        rowid          INTEGER PRIMARY KEY,
+        trace_id       TEXT NOT NULL UNIQUE,
+        revision       INTEGER NOT NULL,
+        start_time     REAL NOT NULL,  -- earliest segment start
+        end_time       REAL NOT NULL,  -- latest segment end (TimeRangeType Service)
+        id_time        REAL NOT NULL,  -- trace id epoch, or real start for W3C ids (TraceId)
+        updated_at     REAL NOT NULL,  -- when the latest revision was stored (Event)
+        duration       REAL NOT NULL,
+        response_time  REAL,
+        http_status    INTEGER,
+        http_method    TEXT,
+        http_url       TEXT,
+        http_useragent TEXT,
+        http_clientip  TEXT,
+        has_fault      INTEGER NOT NULL,
+        has_error      INTEGER NOT NULL,
+        has_throttle   INTEGER NOT NULL,
+        is_partial     INTEGER NOT NULL,
+        completeness   INTEGER NOT NULL,
+        limit_exceeded INTEGER NOT NULL,
+        summary        BLOB NOT NULL   -- the TraceSummary API shape, JSON
+    );
+    CREATE INDEX traces_by_id_time ON traces (id_time);
+    CREATE INDEX traces_by_end_time ON traces (end_time);
+    CREATE INDEX traces_by_updated_at ON traces (updated_at);
+
+    -- One row per document id: a segment, or a subsegment sent on its own. The document is
+    -- stored exactly as received. Replacing a document gives it a new rowid, so rowid order is
+    -- the order in which the current versions arrived.
+    CREATE TABLE documents (
+        rowid       INTEGER PRIMARY KEY,
+        trace_rowid INTEGER NOT NULL,
+        doc_id      TEXT NOT NULL,
+        doc         BLOB NOT NULL,
+        UNIQUE (trace_rowid, doc_id)
+    );
+
+    -- The annotation index: vtype is 's', 'n' or 'b' so that true and 1 stay distinct.
+    CREATE TABLE annotations (
+        key         TEXT NOT NULL,
+        vtype       TEXT NOT NULL,
+        value       NOT NULL,
+        trace_rowid INTEGER NOT NULL,
+        PRIMARY KEY (key, vtype, value, trace_rowid)
+    ) WITHOUT ROWID;
+    CREATE INDEX annotations_by_trace ON annotations (trace_rowid);
+    """,
+)
+
+
+def migrate(connection: sqlite3.Connection) -> int:
+    """Bring the database up to the newest schema; return the version it is now at."""
+    (version,) = connection.execute("PRAGMA user_version").fetchone()
+    if version > len(MIGRATIONS):
+        raise StoreError(
+            f"the database is at schema version {version}, newer than this Fluoroscope "
+            f"understands ({len(MIGRATIONS)}); use a newer Fluoroscope or another --data-dir"
+        )
+    for number in range(version, len(MIGRATIONS)):
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(MIGRATIONS[number]):
+                connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {number + 1}")
+            connection.execute("COMMIT")
+        except sqlite3.Error as exc:
+            connection.execute("ROLLBACK")
+            raise StoreError(f"schema migration {number + 1} failed: {exc}") from exc
+    return len(MIGRATIONS)
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (executescript would commit on its own)."""
+    statements = []
+    buffer = ""
+    for line in script.splitlines():
+        code = line.split("--", 1)[0]
+        buffer += code + "\n"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements
