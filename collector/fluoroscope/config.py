@@ -97,7 +97,9 @@ def _number(kind: type[int] | type[float], low: float, high: float) -> Callable[
             try:
                 value = kind(value.strip())
             except ValueError:
-                raise ValueError(f"expected {'an integer' if kind is int else 'a number'}") from None
+                raise ValueError(
+                    f"expected {'an integer' if kind is int else 'a number'}"
+                ) from None
         if not isinstance(value, int | float) or (kind is int and not isinstance(value, int)):
             raise ValueError(f"expected {'an integer' if kind is int else 'a number'}")
         if not low <= value <= high:
@@ -141,7 +143,7 @@ OPTIONS: tuple[Option, ...] = (
            _number(int, 100, 10_000_000), lambda: 200_000,
            "documents waiting for the pipeline before new ones are dropped"),
     Option("queue_max_bytes", "queue.max_bytes", "FLUOROSCOPE_QUEUE_MAX_BYTES", None,
-           _number(int, 1 << 20, 1 << 34), lambda: 64 << 20,
+           _number(int, 1 << 20, 1 << 34), lambda: 32 << 20,
            "bytes waiting for the pipeline before new documents are dropped"),
     Option("assembly_max_traces", "assembly.max_traces", "FLUOROSCOPE_ASSEMBLY_MAX_TRACES", None,
            _number(int, 10, 10_000_000), lambda: 100_000, "traces held in memory at most"),
@@ -153,7 +155,7 @@ OPTIONS: tuple[Option, ...] = (
            lambda: 30.0, "how long an unfinished trace stays in memory after its last document"),
     Option("assembly_complete_linger_s", "assembly.complete_linger_s",
            "FLUOROSCOPE_ASSEMBLY_COMPLETE_LINGER_S", None, _number(float, 0.0, 86_400),
-           lambda: 5.0, "how long a complete trace stays in memory for late documents"),
+           lambda: 2.0, "how long a complete trace stays in memory for late documents"),
     Option("max_trace_bytes", "assembly.max_trace_bytes", "FLUOROSCOPE_ASSEMBLY_MAX_TRACE_BYTES",
            None, _number(int, 65_536, 1 << 30), lambda: 4 << 20,
            "documents beyond this size per trace are refused (LimitExceeded)"),

@@ -68,6 +68,7 @@ class Registry(Collector):
     def __init__(self) -> None:
         self._counters: dict[str, CounterFamily] = {}
         self._gauges: dict[str, _Gauge] = {}
+        self._read_counters: dict[str, tuple[str, Callable[[], int]]] = {}
         self._prometheus = CollectorRegistry(auto_describe=False)
         self._prometheus.register(self)
 
@@ -88,6 +89,10 @@ class Registry(Collector):
         """Declare a gauge whose value is read when the metrics are rendered."""
         self._gauges[name] = _Gauge(name, documentation, labels, read)
 
+    def counter_reader(self, name: str, documentation: str, read: Callable[[], int]) -> None:
+        """Declare a counter kept elsewhere (by a component that owns it), read when rendered."""
+        self._read_counters[name] = (documentation, read)
+
     def collect(self) -> Iterator[Metric]:
         """Yield every metric family (the prometheus_client collector protocol)."""
         for family in self._counters.values():
@@ -95,14 +100,18 @@ class Registry(Collector):
             for labels, value in family.samples():
                 metric.add_metric(list(labels), value)
             yield metric
+        for name, (documentation, read) in self._read_counters.items():
+            read_metric = CounterMetricFamily(name, documentation)
+            read_metric.add_metric([], read())
+            yield read_metric
         for gauge in self._gauges.values():
             gauge_metric = GaugeMetricFamily(gauge.name, gauge.documentation, labels=gauge.labels)
             reading = gauge.read()
             if isinstance(reading, int | float):
                 gauge_metric.add_metric([], float(reading))
             else:
-                for labels, value in reading:
-                    gauge_metric.add_metric(list(labels), float(value))
+                for labels, reading_value in reading:
+                    gauge_metric.add_metric(list(labels), float(reading_value))
             yield gauge_metric
 
     def render(self) -> bytes:
@@ -111,5 +120,7 @@ class Registry(Collector):
 
     def value(self, name: str, *labels: str) -> int:
         """A counter's current value (0 if never incremented); for tests and the CLI."""
+        if name in self._read_counters:
+            return self._read_counters[name][1]()
         family = self._counters.get(name)
         return family.child(*labels).value if family is not None else 0

@@ -1,6 +1,6 @@
 """The HTTP API on TCP 2000: the X-Ray REST API as botocore's ``xray`` model defines it,
 ``/healthz`` and ``/metrics``."""
 
-from fluoroscope.api.server import ApiServer, IngestSegments
+from fluoroscope.api.server import ApiServer, IngestDocuments
 
-__all__ = ["ApiServer", "IngestSegments"]
+__all__ = ["ApiServer", "IngestDocuments"]

@@ -6,6 +6,7 @@ enforced here. Errors carry ``x-amzn-ErrorType`` and ``__type`` (botocore reads 
 4xx, because botocore retries 5xx and would resend bad input.
 """
 
+import json
 import math
 import uuid
 from datetime import datetime
@@ -37,13 +38,21 @@ def error_response(error: ApiError) -> web.Response:
 
 async def read_body(request: web.Request) -> dict[str, Any]:
     """The request's JSON object; an empty body is an empty object, as botocore sends ``{}``."""
-    data = await request.read()
+    try:
+        data = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise ApiError(f"the request body is too large: {exc.text}") from None
     if not data.strip():
         return {}
     try:
         body = orjson.loads(data)
     except orjson.JSONDecodeError:
-        raise ApiError("the request body is not valid JSON") from None
+        # orjson refuses lone surrogates ("\ud800") anywhere; the standard parser takes them,
+        # so that one bad document is refused on its own rather than the whole request.
+        try:
+            body = json.loads(data)
+        except ValueError:
+            raise ApiError("the request body is not valid JSON") from None
     if not isinstance(body, dict):
         raise ApiError("the request body must be a JSON object")
     return body
@@ -68,6 +77,14 @@ def timestamp(body: dict[str, Any], name: str, *, required: bool = True) -> floa
         except ValueError:
             pass
     raise ApiError(f"{name} must be epoch seconds or an ISO 8601 time")
+
+
+def required_timestamp(body: dict[str, Any], name: str) -> float:
+    """A required epoch-seconds member."""
+    value = timestamp(body, name)
+    if value is None:  # pragma: no cover - timestamp() raises for a missing required member
+        raise ApiError(f"{name} is required")
+    return value
 
 
 def string(

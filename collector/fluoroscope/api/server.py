@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from fluoroscope.api import protocol
-from fluoroscope.api.traces import IngestSegments, TraceOperations
+from fluoroscope.api.traces import IngestDocuments, TraceOperations
 from fluoroscope.config import Address
 from fluoroscope.errors import ApiError
 from fluoroscope.store.reader import TraceReader
@@ -22,7 +22,7 @@ from fluoroscope.telemetry import CONTENT_TYPE_LATEST, Registry
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ApiServer", "IngestSegments"]
+__all__ = ["ApiServer", "IngestDocuments"]
 
 # The daemon sends up to 50 documents of up to 64 KiB in one PutTraceSegments call.
 MAX_REQUEST_BYTES = 16 << 20
@@ -39,7 +39,7 @@ class ApiServer:
         self,
         address: Address,
         reader: TraceReader,
-        ingest: IngestSegments,
+        ingest: IngestDocuments,
         registry: Registry,
         health: Health,
         ack_timeout_s: float,
@@ -102,7 +102,9 @@ class ApiServer:
         if operation is None:
             self._requests.child("unknown", "error").inc()
             return protocol.error_response(
-                ApiError(f"unknown or unsupported operation path /{name}", "UnknownOperationException")
+                ApiError(
+                    f"unknown or unsupported operation path /{name}", "UnknownOperationException"
+                )
             )
         try:
             body = await protocol.read_body(request)
@@ -115,7 +117,7 @@ class ApiServer:
             self._requests.child(name, "InternalFailure").inc()
             return protocol.error_response(_InternalFailure())
         self._requests.child(name, "ok").inc()
-        return protocol.json_response(result if isinstance(result, bytes) else result)
+        return protocol.json_response(result)
 
     async def _healthz(self, request: web.Request) -> web.Response:
         problem = self._health()

@@ -5,12 +5,11 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
-import orjson
-
 from fluoroscope.api import protocol, tokens
 from fluoroscope.errors import ApiError, DocumentError, ThrottledError
 from fluoroscope.model.ids import normalize_trace_id
-from fluoroscope.model.segment import Segment
+from fluoroscope.model.segment import Document
+from fluoroscope.store import summary_codec
 from fluoroscope.store.reader import TraceReader
 from fluoroscope.store.types import SummaryCursor, SummaryQuery, TimeRange
 from fluoroscope.telemetry import Registry
@@ -20,7 +19,7 @@ from fluoroscope.translate.xray_json import parse_document
 # Accepts a batch of validated segments with their total size and a callback invoked (on the
 # pipeline thread) once they are stored; returns False when the pipeline is full.
 Refusals = list[tuple[str, str, str]]
-IngestSegments = Callable[[list[Segment], int, Callable[[Refusals], None]], bool]
+IngestDocuments = Callable[[list[Document], int, Callable[[Refusals], None]], bool]
 
 SUMMARY_PAGE_SIZE = 100
 MAX_BATCH_TRACE_IDS = 5  # BatchGetTraces takes 1-5 ids (X-Ray API reference)
@@ -42,7 +41,7 @@ class TraceOperations:
     def __init__(
         self,
         reader: TraceReader,
-        ingest: IngestSegments,
+        ingest: IngestDocuments,
         executor: Executor,
         registry: Registry,
         ack_timeout_s: float,
@@ -74,7 +73,7 @@ class TraceOperations:
         documents = protocol.string_list(body, "TraceSegmentDocuments", required=True)
         self._received.inc(len(documents))
         unprocessed: list[dict[str, str]] = []
-        segments: list[Segment] = []
+        accepted: list[Document] = []
         size = 0
         for text in documents:
             try:
@@ -83,40 +82,43 @@ class TraceOperations:
                 self._refuse(unprocessed, DocumentError("JSONFormatError", "not valid UTF-8"))
                 continue
             try:
-                views = parse_document(data)
+                parsed = parse_document(data)
             except DocumentError as exc:
                 self._refuse(unprocessed, exc)
                 continue
-            segments.extend(views)
+            accepted.extend(parsed)
             size += len(data)
-        if segments:
-            for doc_id, code, message in await self._store(segments, size):
+        if accepted:
+            for doc_id, code, message in await self._store(accepted, size):
                 unprocessed.append({"Id": doc_id, "ErrorCode": code, "Message": message})
         return {"UnprocessedTraceSegments": unprocessed}
 
     def _refuse(self, unprocessed: list[dict[str, str]], exc: DocumentError) -> None:
         self._refused.child("api", exc.code).inc()
-        entry = {"ErrorCode": exc.code, "Message": f"Invalid segment. ErrorCode: {exc.code}. {exc.detail}"}
+        entry = {
+            "ErrorCode": exc.code,
+            "Message": f"Invalid segment. ErrorCode: {exc.code}. {exc.detail}",
+        }
         if exc.doc_id is not None:
             entry["Id"] = exc.doc_id
         unprocessed.append(entry)
 
-    async def _store(self, segments: list[Segment], size: int) -> Refusals:
-        """Hand segments to the pipeline and wait until they are durably stored."""
+    async def _store(self, documents: list[Document], size: int) -> Refusals:
+        """Hand documents to the pipeline and wait until they are durably stored."""
         loop = asyncio.get_running_loop()
         stored: asyncio.Future[Refusals] = loop.create_future()
 
         def acknowledge(refusals: Refusals) -> None:
             loop.call_soon_threadsafe(_resolve, stored, refusals)
 
-        if not self._ingest(segments, size, acknowledge):
-            self._throttled.inc(len(segments))
+        if not self._ingest(documents, size, acknowledge):
+            self._throttled.inc(len(documents))
             raise ThrottledError("the collector's pipeline is full; retry with backoff")
         try:
             return await asyncio.wait_for(asyncio.shield(stored), self._ack_timeout)
         except TimeoutError:
             # Resending is safe: a document replaces the stored one with the same id.
-            self._throttled.inc(len(segments))
+            self._throttled.inc(len(documents))
             raise ThrottledError("the documents were not stored in time; retry") from None
 
     async def batch_get_traces(self, body: dict[str, Any]) -> object:
@@ -157,9 +159,8 @@ class TraceOperations:
 
     async def get_trace_summaries(self, body: dict[str, Any]) -> object:
         """A page of summaries in the window, newest first."""
-        start = protocol.timestamp(body, "StartTime")
-        end = protocol.timestamp(body, "EndTime")
-        assert start is not None and end is not None
+        start = protocol.required_timestamp(body, "StartTime")
+        end = protocol.required_timestamp(body, "EndTime")
         if end < start:
             raise ApiError("EndTime must not be before StartTime")
         kind = protocol.string(body, "TimeRangeType", choices=tuple(_TIME_RANGES)) or "TraceId"
@@ -181,19 +182,20 @@ class TraceOperations:
         query = SummaryQuery(_TIME_RANGES[kind], start, end, SUMMARY_PAGE_SIZE, after, rate)
         loop = asyncio.get_running_loop()
         page = await loop.run_in_executor(self._executor, self._reader.summaries, query)
-        # Splice MatchedEventTime into each stored summary object without re-parsing it.
-        summaries = b",".join(
-            row.summary[:-1] + b',"MatchedEventTime":' + orjson.dumps(row.time) + b"}"
-            for row in page.rows
-        )
-        approximate = page.rows[-1].time if page.rows else start
-        tail: dict[str, object] = {
-            "ApproximateTime": approximate,
+        summaries = []
+        for row in page.rows:
+            summary = summary_codec.decode(row.summary).to_api()
+            summary["MatchedEventTime"] = row.time
+            summaries.append(summary)
+        reply: dict[str, object] = {
+            "TraceSummaries": summaries,
+            "ApproximateTime": page.rows[-1].time if page.rows else start,
             "TracesProcessedCount": page.scanned,
         }
         if page.next is not None:
-            tail["NextToken"] = tokens.encode(query_id, {"t": page.next.time, "r": page.next.rowid})
-        return b'{"TraceSummaries":[' + summaries + b"]," + orjson.dumps(tail)[1:]
+            position = {"t": page.next.time, "r": page.next.rowid}
+            reply["NextToken"] = tokens.encode(query_id, position)
+        return reply
 
     async def put_telemetry_records(self, body: dict[str, Any]) -> object:
         """Count what X-Ray daemons report about themselves."""

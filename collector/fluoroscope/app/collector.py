@@ -11,11 +11,11 @@ from collections.abc import Callable
 from fluoroscope import __version__
 from fluoroscope.api.server import ApiServer
 from fluoroscope.api.traces import Refusals
-from fluoroscope.app.feed import Feed, RawBatch, SegmentBatch
+from fluoroscope.app.feed import DocumentBatch, Feed, RawBatch
 from fluoroscope.app.pipeline import Pipeline
 from fluoroscope.assembly.assembler import Assembler, AssemblyLimits
 from fluoroscope.config import Config
-from fluoroscope.model.segment import Segment
+from fluoroscope.model.segment import Document
 from fluoroscope.receivers.xray_udp import UdpReceiver
 from fluoroscope.store.store import Store
 from fluoroscope.telemetry import Registry
@@ -32,7 +32,7 @@ class Collector:
     def __init__(self, config: Config, now: Callable[[], float] = time.time) -> None:
         self.config = config
         self.registry = Registry()
-        self.store = Store(config.data_dir)
+        self.store = Store(config.data_dir, config.retention_days * 86_400, now)
         self.feed = Feed(config.queue_max_documents, config.queue_max_bytes)
         self._now = now
         self._pipeline: Pipeline | None = None
@@ -52,14 +52,12 @@ class Collector:
             complete_linger_s=config.assembly_complete_linger_s,
             max_trace_bytes=config.max_trace_bytes,
         )
-        self._assembler = Assembler(self.store.writer, self.registry, limits, self._now)
+        self._assembler = Assembler(self.store, self.registry, limits, self._now)
         self._pipeline = Pipeline(
             self.feed,
             self._assembler,
-            self.store.writer,
             self.registry,
             flush_interval_s=config.flush_interval_ms / 1000,
-            retention_s=config.retention_days * 86_400,
             now=self._now,
         )
         self._register_gauges()
@@ -68,7 +66,7 @@ class Collector:
             self._api = ApiServer(
                 config.http,
                 self.store.reader,
-                self._ingest_segments,
+                self._ingest_documents,
                 self.registry,
                 self._health,
                 config.ack_timeout_s,
@@ -102,22 +100,25 @@ class Collector:
             await self._api.stop()
         if self._pipeline is not None:
             self._pipeline.stop(DRAIN_TIMEOUT_S)
-        self.store.close()
+        self.store.close(DRAIN_TIMEOUT_S)
 
     def _ingest_raw(self, documents: list[bytes], size: int) -> bool:
         return self.feed.offer(RawBatch("udp", documents, size), len(documents))
 
-    def _ingest_segments(
-        self, segments: list[Segment], size: int, ack: Callable[[Refusals], None]
+    def _ingest_documents(
+        self, documents: list[Document], size: int, ack: Callable[[Refusals], None]
     ) -> bool:
-        return self.feed.offer(SegmentBatch("api", segments, size, ack), len(segments))
+        return self.feed.offer(DocumentBatch("api", documents, size, ack), len(documents))
 
     def _health(self) -> str | None:
         pipeline = self._pipeline
         if pipeline is None or not pipeline.alive:
             return "the pipeline is not running"
-        if not pipeline.healthy:
-            return f"the store is failing: {pipeline.last_error}"
+        writer = self.store.writer
+        if not writer.alive:
+            return "the store writer is not running"
+        if not writer.healthy:
+            return f"the store is failing: {writer.last_error}"
         return None
 
     def _register_gauges(self) -> None:
@@ -135,6 +136,25 @@ class Collector:
             "fluoroscope_assembly_traces_in_flight",
             "Traces held in memory by the assembler",
             lambda: assembler.in_flight,
+        )
+        writer = self.store.writer
+        registry.counter_reader(
+            "fluoroscope_store_documents_written",
+            "Documents written to the store",
+            lambda: writer.documents_written,
+        )
+        registry.counter_reader(
+            "fluoroscope_store_trace_revisions_written",
+            "Trace revisions written to the store",
+            lambda: writer.traces_written,
+        )
+        registry.counter_reader(
+            "fluoroscope_store_errors", "Failed store transactions (retried)", lambda: writer.errors
+        )
+        registry.counter_reader(
+            "fluoroscope_store_traces_expired",
+            "Traces deleted by retention",
+            lambda: writer.expired,
         )
         registry.gauge(
             "fluoroscope_assembly_bytes",

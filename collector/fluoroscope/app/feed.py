@@ -9,7 +9,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from fluoroscope.model.segment import Segment
+from fluoroscope.model.segment import Document
 
 # Called from the pipeline thread once the batch's documents are stored, with the refusals
 # the pipeline made after the batch was accepted: (document id, error code, message).
@@ -26,17 +26,21 @@ class RawBatch:
 
 
 @dataclass(slots=True)
-class SegmentBatch:
+class DocumentBatch:
     """Documents already validated by a receiver that had to answer its sender."""
 
     source: str
-    segments: list[Segment]
+    documents: list[Document]
     size: int
     ack: Ack | None = None
     refusals: list[tuple[str, str, str]] = field(default_factory=list)
 
 
-Batch = RawBatch | SegmentBatch
+Batch = RawBatch | DocumentBatch
+
+
+def _count(batch: Batch) -> int:
+    return len(batch.documents)
 
 
 class Feed:
@@ -78,17 +82,25 @@ class Feed:
                 self._ready.notify()
         return True
 
-    def take(self, timeout: float) -> list[Batch]:
-        """Everything waiting, or what arrives within ``timeout`` seconds (maybe nothing)."""
+    def take(self, timeout: float, max_bytes: int = 1 << 20) -> list[Batch]:
+        """The oldest batches up to about ``max_bytes``, waiting up to ``timeout`` for one.
+
+        Taking a bounded amount keeps the feed's limit meaningful: what the pipeline holds
+        beyond the feed is at most one such slice.
+        """
         with self._lock:
             if not self._batches and timeout > 0:
                 self._waiting = True
                 self._ready.wait(timeout)
                 self._waiting = False
-            batches = list(self._batches)
-            self._batches.clear()
-            self._documents = 0
-            self._bytes = 0
+            batches: list[Batch] = []
+            size = 0
+            while self._batches and size < max_bytes:
+                batch = self._batches.popleft()
+                batches.append(batch)
+                size += batch.size
+                self._bytes -= batch.size
+                self._documents -= _count(batch)
         return batches
 
     def close(self) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from fluoroscope.errors import DocumentError
-from fluoroscope.model.segment import Segment
+from fluoroscope.model.segment import Document
 from fluoroscope.model.summary import TraceSummary, summarize
 from fluoroscope.model.trace import Completeness, TraceTree, supersedes
 from fluoroscope.store.store import TraceSink
@@ -31,7 +31,7 @@ class AssemblyLimits:
     max_traces: int = 100_000
     max_bytes: int = 48 << 20
     idle_timeout_s: float = 30.0
-    complete_linger_s: float = 5.0
+    complete_linger_s: float = 2.0
     max_trace_bytes: int = 4 << 20
 
 
@@ -55,7 +55,8 @@ class AssemblyStats:
         self.evicted_idle = evicted.child("idle")
         self.evicted_pressure = evicted.child("pressure")
         self.accepted = registry.counter(
-            "fluoroscope_assembly_documents_accepted", "Documents merged into a trace"
+            "fluoroscope_assembly_documents_accepted",
+            "Documents merged into a trace (counted when written, or when replaced before that)",
         ).child()
         self.failed = registry.counter(
             "fluoroscope_assembly_traces_failed",
@@ -64,12 +65,6 @@ class AssemblyStats:
         self.reloaded = registry.counter(
             "fluoroscope_assembly_traces_reloaded",
             "Traces continued from the store (late documents, or in flight across a restart)",
-        ).child()
-        self.stored_documents = registry.counter(
-            "fluoroscope_store_documents_written", "Documents written to the store"
-        ).child()
-        self.stored_revisions = registry.counter(
-            "fluoroscope_store_trace_revisions_written", "Trace revisions written to the store"
         ).child()
 
 
@@ -88,14 +83,15 @@ class _Trace:
         "size",
         "trace_id",
         "updated",
+        "written_seq",
     )
 
     def __init__(self, trace_id: str, now: float) -> None:
         self.trace_id = trace_id
         # Top-level documents by id, in the arrival order of their current versions.
-        self.documents: dict[str, Segment] = {}
+        self.documents: dict[str, Document] = {}
         # Documents not yet written to the store.
-        self.pending: dict[str, Segment] = {}
+        self.pending: dict[str, Document] = {}
         self.revision = 0
         self.rowid: int | None = None
         # Whether what the store held for this trace has been merged in.
@@ -105,6 +101,8 @@ class _Trace:
         self.updated = now
         self.completeness = Completeness.INCOMPLETE
         self.annotations: object = None
+        # The store batch that last wrote this trace; it may be forgotten once that commits.
+        self.written_seq = 0
 
 
 class Assembler:
@@ -132,7 +130,7 @@ class Assembler:
         """How many traces are in memory."""
         return len(self._traces)
 
-    def add(self, document: Segment) -> str | None:
+    def add(self, document: Document) -> str | None:
         """Merge one top-level document; return a refusal code, or None when it is kept."""
         trace = self._traces.pop(document.trace_id, None)
         now = self._now()
@@ -144,7 +142,7 @@ class Assembler:
             return "TraceLimitExceeded"
         old = trace.documents.get(document.id)
         if old is not None:
-            if not supersedes(old, document):
+            if not supersedes(old.segment, document.segment):
                 self.stats.stale.inc()
                 return None
             del trace.documents[old.id]
@@ -152,7 +150,9 @@ class Assembler:
             self.bytes -= old.size
         pending = trace.pending.pop(document.id, None)
         if pending is not None:
+            # Replaced before it was written: it was accepted all the same.
             self.pending_bytes -= pending.size
+            self.stats.accepted.inc()
         trace.documents[document.id] = document
         trace.pending[document.id] = document
         trace.size += document.size
@@ -163,7 +163,6 @@ class Assembler:
         if trace.size > self._limits.max_trace_bytes:
             trace.over_limit = True
         self._changed[trace.trace_id] = trace
-        self.stats.accepted.inc()
         return None
 
     @property
@@ -171,11 +170,11 @@ class Assembler:
         """How many traces have changes not yet written."""
         return len(self._changed)
 
-    def flush(self) -> int:
+    def flush(self, on_commit: Callable[[], None] | None = None) -> int:
         """Write every changed trace in one batch; return how many were written.
 
-        Raises StoreError if the sink fails; the changes stay pending and the next flush
-        retries them.
+        ``on_commit`` runs once the batch is durable. Raises StoreError if the sink refuses
+        the batch; the changes stay pending and the next flush retries them.
         """
         if not self._changed:
             return 0
@@ -187,7 +186,7 @@ class Assembler:
             try:
                 summary = summarize(
                     trace.trace_id,
-                    TraceTree(trace.documents.values()),
+                    TraceTree([d.segment for d in trace.documents.values()]),
                     trace.revision,
                     limit_exceeded=trace.over_limit,
                 )
@@ -207,20 +206,18 @@ class Assembler:
                     annotations_changed=summary.annotations != trace.annotations,
                 )
             )
-        self._sink.write(writes, self._now())
-        written = 0
+        seq = self._sink.write(writes, self._now(), on_commit)
         for trace, write, summary in zip(traces, writes, summaries, strict=True):
             trace.rowid = write.rowid
+            trace.written_seq = seq
             trace.completeness = summary.completeness
             trace.annotations = summary.annotations
             for document in trace.pending.values():
                 document.raw = None  # stored now; the view is all the buffer needs
-            written += len(write.documents)
+            self.stats.accepted.inc(len(trace.pending))
             trace.pending.clear()
         self.pending_bytes = 0
         self._changed.clear()
-        self.stats.stored_documents.inc(written)
-        self.stats.stored_revisions.inc(len(writes))
         return len(writes)
 
     def _merge_stored(self, traces: Sequence[_Trace]) -> None:
@@ -234,20 +231,20 @@ class Assembler:
             if earlier is None:
                 continue
             self.stats.reloaded.inc()
-            merged: dict[str, Segment] = {}
+            merged: dict[str, Document] = {}
             for raw in earlier.documents:
                 try:
-                    views = parse_document(raw)
+                    documents = parse_document(raw)
                 except DocumentError:  # stored by an older version with other rules
                     log.warning("skipping a stored document of trace %s", trace.trace_id)
                     continue
-                for view in views:
-                    view.raw = None
-                    merged[view.id] = view
+                for document in documents:
+                    document.raw = None
+                    merged[document.id] = document
             for document in trace.documents.values():
                 old = merged.get(document.id)
                 if old is not None:
-                    if not supersedes(old, document):
+                    if not supersedes(old.segment, document.segment):
                         trace.pending.pop(document.id, None)
                         trace.revision -= 1
                         self.stats.stale.inc()
@@ -265,17 +262,23 @@ class Assembler:
     def evict(self) -> None:
         """Forget stored traces that are done, idle, or over the memory bounds (oldest first)."""
         now = self._now()
+        committed = self._sink.committed_seq
         limits = self._limits
         linger = limits.complete_linger_s
         idle = limits.idle_timeout_s
         oldest_useful = min(linger, idle)
-        for trace_id, trace in list(self._traces.items()):
+        count = len(self._traces)
+        size = self.bytes
+        victims = []
+        for trace in self._traces.values():
             age = now - trace.updated
-            over = len(self._traces) > limits.max_traces or self.bytes > limits.max_bytes
+            over = count > limits.max_traces or size > limits.max_bytes
             if age < oldest_useful and not over:
                 break  # everything after this one was updated more recently
-            if trace_id in self._changed:
-                continue  # not written yet
+            if trace.written_seq > committed or trace.trace_id in self._changed:
+                # Not durable yet, so a reload could miss it; traces after it were updated
+                # later, so they were written no earlier: none of them is durable either.
+                break
             if trace.completeness is Completeness.COMPLETE and age >= linger:
                 self.stats.evicted_complete.inc()
             elif age >= idle:
@@ -284,6 +287,10 @@ class Assembler:
                 self.stats.evicted_pressure.inc()
             else:
                 continue
+            victims.append(trace)
+            count -= 1
+            size -= trace.size
+        for trace in victims:
             self._forget(trace)
 
     def _forget(self, trace: _Trace) -> None:

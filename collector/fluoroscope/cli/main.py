@@ -12,7 +12,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The command-line grammar of every subcommand."""
     parser = argparse.ArgumentParser(
         prog="fluoroscope",
-        description="A self-hosted tracing collector and trace store for AWS X-Ray and OpenTelemetry.",
+        description="A self-hosted tracing collector and trace store "
+        "for AWS X-Ray and OpenTelemetry.",
     )
     parser.add_argument("--version", action="version", version=f"fluoroscope {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -1,6 +1,6 @@
 """The one data model: a typed view over X-Ray segment documents, and the trace built from them.
 
-Stdlib only. Everything past the receivers speaks these types; nothing here knows JSON bytes,
+Stdlib and msgspec only. Everything past the receivers speaks these types; nothing here knows
 sockets or SQL.
 """
 
@@ -10,13 +10,15 @@ from fluoroscope.model.ids import (
     normalize_trace_id,
     trace_id_epoch,
 )
-from fluoroscope.model.segment import AnnotationValue, ExceptionInfo, Segment
-from fluoroscope.model.summary import ServiceId, TraceSummary, summarize
+from fluoroscope.model.segment import AnnotationValue, Document, ExceptionInfo, Segment
+from fluoroscope.model.services import ServiceId
+from fluoroscope.model.summary import TraceSummary, summarize
 from fluoroscope.model.trace import Completeness, TraceTree
 
 __all__ = [
     "AnnotationValue",
     "Completeness",
+    "Document",
     "ExceptionInfo",
     "Segment",
     "ServiceId",

@@ -1,48 +1,117 @@
-"""The typed view of one X-Ray segment or subsegment.
+"""The typed view of X-Ray segment documents, decoded straight from JSON.
 
-A :class:`Segment` carries exactly what the pipeline needs to assemble, summarise and index a
-trace; the document itself travels beside it as raw bytes (``raw``) so that what was received is
-what is stored and returned. Subsegments embedded in a document are views too, nested in
-``subsegments``; an independent subsegment (``type: "subsegment"`` at the top of a document) is a
-top-level view with ``independent`` set.
+:class:`Segment` mirrors the segment document (xray-protocol.md section 4): the JSON decoder
+builds it directly and checks every type and format declared here, in C. Fields Fluoroscope does
+not read are not declared, so the decoder skips them; the document itself travels beside its
+view as raw bytes (:class:`Document`), so what was received is what is stored and returned.
+
+Views are msgspec Structs created untracked by the cyclic garbage collector (``gc=False``): the
+assembler holds hundreds of thousands of them, and a view never refers back to anything that
+refers to it, so it can never be part of a reference cycle.
 """
 
-from dataclasses import dataclass, field
+from typing import Annotated, Literal
 
+import msgspec
+
+MAX_NAME_LENGTH = 200
+# X-Ray allows up to 500 characters for an annotation key and 1,000 for a string value.
+MAX_ANNOTATION_KEY_LENGTH = 500
+MAX_ANNOTATION_VALUE_LENGTH = 1000
+
+Id = Annotated[str, msgspec.Meta(pattern="^[0-9a-fA-F]{16}$")]
+TraceId = Annotated[str, msgspec.Meta(pattern="^1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}$")]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME_LENGTH)]
+# Epoch seconds; the upper bound (year 33658) only keeps out overflowing nonsense.
+Time = Annotated[float, msgspec.Meta(gt=0, lt=1e12)]
+AnnotationKey = Annotated[
+    str, msgspec.Meta(pattern=f"^[A-Za-z0-9_]{{1,{MAX_ANNOTATION_KEY_LENGTH}}}$")
+]
+AnnotationString = Annotated[str, msgspec.Meta(max_length=MAX_ANNOTATION_VALUE_LENGTH)]
 AnnotationValue = str | int | float | bool
 
-_NO_ANNOTATIONS: dict[str, AnnotationValue] = {}
+
+class HttpRequest(msgspec.Struct, gc=False):
+    """``http.request``."""
+
+    method: str | None = None
+    url: str | None = None
+    user_agent: str | None = None
+    client_ip: str | None = None
+    # On a subsegment: the callee is instrumented and will send a segment of its own.
+    traced: bool = False
 
 
-@dataclass(slots=True, frozen=True)
-class ExceptionInfo:
-    """One entry of ``cause.exceptions``: what root-cause analysis reads."""
+class HttpResponse(msgspec.Struct, gc=False):
+    """``http.response``."""
 
-    id: str | None
-    type: str | None
-    message: str | None
-    remote: bool
+    status: int | None = None
 
 
-@dataclass(slots=True, eq=False)
-class Segment:
-    """A segment or subsegment, as validated from its document.
+class Http(msgspec.Struct, gc=False):
+    """``http``."""
 
-    ``end_time`` is None exactly when ``in_progress`` is true. ``raw`` is set only on top-level
-    documents and only until they are written to the store.
+    request: HttpRequest | None = None
+    response: HttpResponse | None = None
+
+
+class Ec2(msgspec.Struct, gc=False):
+    """``aws.ec2``."""
+
+    instance_id: str | None = None
+    availability_zone: str | None = None
+
+
+class Aws(msgspec.Struct, gc=False):
+    """``aws``: the fields that name accounts, hosts, and the resources a call touched."""
+
+    account_id: str | None = None
+    ec2: Ec2 | None = None
+    operation: str | None = None
+    table_name: str | None = None
+    queue_url: str | None = None
+    topic_arn: str | None = None
+    function_name: str | None = None
+    bucket_name: str | None = None
+    stream_name: str | None = None
+
+
+class Sql(msgspec.Struct, gc=False):
+    """``sql``."""
+
+    url: str | None = None
+
+
+class ExceptionInfo(msgspec.Struct, gc=False):
+    """One entry of ``cause.exceptions``."""
+
+    id: str | None = None
+    type: str | None = None
+    message: str | None = None
+    remote: bool = False
+
+
+class Cause(msgspec.Struct, gc=False):
+    """``cause`` given as an object (it may also be the id of an exception recorded elsewhere)."""
+
+    exceptions: list[ExceptionInfo] = []
+
+
+class Segment(msgspec.Struct, gc=False):
+    """A segment or subsegment document, or a subsegment embedded in one.
+
+    ``end_time`` is set unless ``in_progress`` is true (checked after decoding). ``trace_id``
+    is required on top-level documents and is kept lowercase there.
     """
 
-    id: str
-    name: str
-    trace_id: str
-    start_time: float
-    end_time: float | None
+    id: Id
+    name: Name
+    start_time: Time
+    end_time: Time | None = None
     in_progress: bool = False
-    parent_id: str | None = None
-    # True for a subsegment: embedded, or sent as its own document.
-    is_subsegment: bool = False
-    # True for a top-level document with ``type: "subsegment"``.
-    independent: bool = False
+    trace_id: TraceId | None = None
+    parent_id: Id | None = None
+    type: Literal["subsegment"] | None = None
     namespace: str | None = None
     origin: str | None = None
     user: str | None = None
@@ -50,26 +119,30 @@ class Segment:
     fault: bool = False
     error: bool = False
     throttle: bool = False
-    http_method: str | None = None
-    http_url: str | None = None
-    http_user_agent: str | None = None
-    http_client_ip: str | None = None
-    http_status: int | None = None
-    http_traced: bool = False
-    annotations: dict[str, AnnotationValue] = field(default_factory=lambda: _NO_ANNOTATIONS)
-    account_id: str | None = None
-    instance_id: str | None = None
-    availability_zone: str | None = None
-    # The subsegment's ``aws`` block, kept for naming inferred nodes (table_name, operation, ...).
-    aws: dict[str, object] | None = None
-    # The subsegment's SQL ``url`` or the HTTP host, kept for naming remote nodes.
-    sql_url: str | None = None
-    exceptions: tuple[ExceptionInfo, ...] = ()
-    # ``cause`` given as the id of an exception recorded elsewhere in the trace.
-    cause_id: str | None = None
-    subsegments: tuple["Segment", ...] = ()
-    raw: bytes | None = None
-    size: int = 0
+    http: Http | None = None
+    aws: Aws | None = None
+    sql: Sql | None = None
+    annotations: dict[AnnotationKey, AnnotationString | int | float | bool] | None = None
+    cause: Cause | Id | None = None
+    subsegments: list["Segment"] = []
+
+    @property
+    def independent(self) -> bool:
+        """Whether this top-level document is a subsegment sent on its own."""
+        return self.type == "subsegment"
+
+    @property
+    def status(self) -> int | None:
+        """The HTTP response status, if any."""
+        http = self.http
+        if http is None or http.response is None:
+            return None
+        return http.response.status
+
+    @property
+    def end(self) -> float:
+        """When this entity ended, or (in progress) the latest moment known: its start."""
+        return self.end_time if self.end_time is not None else self.start_time
 
     def walk(self) -> "list[Segment]":
         """This entity and every subsegment embedded in it, depth first."""
@@ -80,3 +153,23 @@ class Segment:
             out.append(entity)
             stack.extend(reversed(entity.subsegments))
         return out
+
+
+class Document(msgspec.Struct, gc=False):
+    """A top-level document: its view, and its bytes as received until they are stored."""
+
+    segment: Segment
+    raw: bytes | None
+    size: int
+
+    @property
+    def id(self) -> str:
+        """The document's (top-level entity's) id."""
+        return self.segment.id
+
+    @property
+    def trace_id(self) -> str:
+        """The trace it belongs to (always present and lowercase on a document)."""
+        trace_id = self.segment.trace_id
+        assert trace_id is not None  # checked when the document was parsed
+        return trace_id

@@ -7,14 +7,17 @@ namespace whose callee sent no segment stands for an inferred node, named as X-R
 SQL database as ``Database::SQL`` and any other remote call as ``remote``.
 """
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from fluoroscope.model.segment import Segment
 
 
-@dataclass(slots=True, frozen=True)
-class ServiceId:
-    """A node identity: the ``ServiceId`` shape of the X-Ray API."""
+class ServiceId(NamedTuple):
+    """A node identity: the ``ServiceId`` shape of the X-Ray API.
+
+    A named tuple rather than a dataclass: identities are hashed and compared for every
+    segment of every trace, and tuple hashing is done in C.
+    """
 
     name: str
     type: str | None = None
@@ -31,7 +34,7 @@ class ServiceId:
         return out
 
 
-# aws-block key holding the resource name, and the resource type it names, per AWS service.
+# The aws-block field that names a resource, and the resource type it names, per AWS service.
 _AWS_RESOURCES: dict[str, tuple[str, str]] = {
     "dynamodb": ("table_name", "Table"),
     "sqs": ("queue_url", "Queue"),
@@ -40,33 +43,46 @@ _AWS_RESOURCES: dict[str, tuple[str, str]] = {
     "s3": ("bucket_name", "Bucket"),
     "kinesis": ("stream_name", "Stream"),
 }
+_DOWNSTREAM = frozenset({"aws", "remote"})
+
+
+# Identities repeat across traces; building one is slower than finding it. Bounded: cleared
+# when full, which only costs rebuilding.
+_CACHE_LIMIT = 10_000
+_services: dict[tuple[str, str | None, str | None], ServiceId] = {}
 
 
 def service_of(segment: Segment) -> ServiceId:
     """The real node a segment reports for."""
-    return ServiceId(segment.name, segment.origin, segment.account_id)
+    aws = segment.aws
+    key = (segment.name, segment.origin, aws.account_id if aws is not None else None)
+    service = _services.get(key)
+    if service is None:
+        if len(_services) >= _CACHE_LIMIT:
+            _services.clear()
+        service = _services[key] = ServiceId(*key)
+    return service
 
 
 def is_downstream_call(entity: Segment) -> bool:
     """Whether a subsegment calls another node (X-Ray draws an edge for it)."""
-    return entity.is_subsegment and entity.namespace in ("aws", "remote")
+    return entity.namespace in _DOWNSTREAM
 
 
 def inferred_service(subsegment: Segment) -> ServiceId:
     """The inferred node for a downstream subsegment whose callee sent no segment."""
     if subsegment.namespace == "aws":
         service = subsegment.name
+        aws = subsegment.aws
+        account = aws.account_id if aws is not None else None
         resource = _AWS_RESOURCES.get(service.lower())
-        aws = subsegment.aws or {}
-        if resource is not None:
-            key, kind = resource
-            value = aws.get(key)
-            if isinstance(value, str) and value:
-                return ServiceId(
-                    _resource_name(value), f"AWS::{service}::{kind}", _str(aws, "account_id"), True
-                )
-        return ServiceId(service, f"AWS::{service}", _str(aws, "account_id"), True)
-    if subsegment.sql_url is not None:
+        if resource is not None and aws is not None:
+            field, kind = resource
+            value = getattr(aws, field)
+            if value:
+                return ServiceId(_resource_name(value), f"AWS::{service}::{kind}", account, True)
+        return ServiceId(service, f"AWS::{service}", account, True)
+    if subsegment.sql is not None:
         return ServiceId(subsegment.name, "Database::SQL", None, True)
     return ServiceId(subsegment.name, "remote", None, True)
 
@@ -77,8 +93,3 @@ def _resource_name(value: str) -> str:
         if separator in value:
             value = value.rsplit(separator, 1)[1] or value
     return value
-
-
-def _str(block: dict[str, object], key: str) -> str | None:
-    value = block.get(key)
-    return value if isinstance(value, str) else None

@@ -9,7 +9,7 @@ time.
 from dataclasses import dataclass, field
 
 from fluoroscope.model.ids import trace_id_epoch
-from fluoroscope.model.segment import AnnotationValue, Segment
+from fluoroscope.model.segment import AnnotationValue
 from fluoroscope.model.services import (
     ServiceId,
     inferred_service,
@@ -18,6 +18,7 @@ from fluoroscope.model.services import (
 )
 from fluoroscope.model.trace import Completeness, TraceTree
 
+# An annotation value tagged with its kind ("s", "n" or "b"), so that true and 1 stay apart.
 TypedValue = tuple[str, AnnotationValue]
 
 # X-Ray indexes at most 50 annotations per trace (developer guide, "Annotations").
@@ -32,7 +33,11 @@ PLAUSIBLE_ID_EPOCH_SECONDS = 86_400.0
 
 @dataclass(slots=True)
 class TraceSummary:
-    """Everything known about a trace at one revision, ready to index and to return."""
+    """Everything known about a trace at one revision, ready to index and to return.
+
+    Services are listed once in ``service_ids``; annotations, users and the entry point refer
+    to them by index, which keeps the stored form small.
+    """
 
     trace_id: str
     revision: int
@@ -46,17 +51,17 @@ class TraceSummary:
     has_throttle: bool
     is_partial: bool
     completeness: Completeness
-    limit_exceeded: bool
+    limit_exceeded: bool = False
     http_method: str | None = None
     http_url: str | None = None
     http_user_agent: str | None = None
     http_client_ip: str | None = None
     http_status: int | None = None
-    entry_point: ServiceId | None = None
+    entry_point: int | None = None
     service_ids: list[ServiceId] = field(default_factory=list)
-    # key -> typed value -> services that set it; only the indexed (first 50) keys.
-    annotations: dict[str, dict[TypedValue, list[ServiceId]]] = field(default_factory=dict)
-    users: dict[str, list[ServiceId]] = field(default_factory=dict)
+    # key -> typed value -> indexes of the services that set it; only the first 50 keys.
+    annotations: dict[str, dict[TypedValue, list[int]]] = field(default_factory=dict)
+    users: dict[str, list[int]] = field(default_factory=dict)
     resource_arns: list[str] = field(default_factory=list)
     instance_ids: list[str] = field(default_factory=list)
     availability_zones: list[str] = field(default_factory=list)
@@ -65,6 +70,7 @@ class TraceSummary:
 
     def to_api(self) -> dict[str, object]:
         """The botocore ``TraceSummary`` structure (without the query-dependent fields)."""
+        services = [service.to_api() for service in self.service_ids]
         out: dict[str, object] = {
             "Id": self.trace_id,
             "StartTime": self.start_time,
@@ -90,21 +96,24 @@ class TraceSummary:
         out["Http"] = http
         out["Annotations"] = {
             key: [
-                {"AnnotationValue": _annotation_value(value), "ServiceIds": _api_ids(services)}
-                for (_, value), services in values.items()
+                {
+                    "AnnotationValue": annotation_value(value),
+                    "ServiceIds": [services[i] for i in holders],
+                }
+                for (_, value), holders in values.items()
             ]
             for key, values in self.annotations.items()
         }
         out["Users"] = [
-            {"UserName": user, "ServiceIds": _api_ids(services)}
-            for user, services in self.users.items()
+            {"UserName": user, "ServiceIds": [services[i] for i in holders]}
+            for user, holders in self.users.items()
         ]
-        out["ServiceIds"] = _api_ids(self.service_ids)
+        out["ServiceIds"] = services
         out["ResourceARNs"] = [{"ARN": arn} for arn in self.resource_arns]
         out["InstanceIds"] = [{"Id": instance} for instance in self.instance_ids]
         out["AvailabilityZones"] = [{"Name": zone} for zone in self.availability_zones]
         if self.entry_point is not None:
-            out["EntryPoint"] = self.entry_point.to_api()
+            out["EntryPoint"] = services[self.entry_point]
         out["FaultRootCauses"] = []
         out["ErrorRootCauses"] = []
         out["ResponseTimeRootCauses"] = []
@@ -118,76 +127,94 @@ def summarize(
     entities = tree.entities.values()
     segments = tree.segments or list(entities)
     start = min(s.start_time for s in segments)
-    end = max(_last_moment(e) for e in entities)
+    end = start
+    has_throttle = False
+    for entity in entities:
+        moment = entity.end_time if entity.end_time is not None else entity.start_time
+        end = max(end, moment)
+        if entity.throttle or (entity.http is not None and entity.status == 429):
+            has_throttle = True
     root = tree.root
     epoch = float(trace_id_epoch(trace_id))
-    id_time = epoch if abs(epoch - start) <= PLAUSIBLE_ID_EPOCH_SECONDS else start
     summary = TraceSummary(
-        trace_id=trace_id,
-        revision=revision,
-        start_time=start,
-        end_time=end,
-        id_time=id_time,
-        duration=max(0.0, end - start),
-        response_time=(
-            root.end_time - root.start_time
-            if root is not None and root.end_time is not None
-            else None
-        ),
-        has_fault=root is not None and _faulted(root),
-        has_error=root is not None and _errored(root),
-        has_throttle=any(_throttled(e) for e in entities),
-        is_partial=tree.completeness is Completeness.IN_PROGRESS,
-        completeness=tree.completeness,
-        limit_exceeded=limit_exceeded,
+        trace_id,
+        revision,
+        start,
+        end,
+        epoch if abs(epoch - start) <= PLAUSIBLE_ID_EPOCH_SECONDS else start,
+        end - start,
+        None,
+        False,
+        False,
+        has_throttle,
+        tree.completeness is Completeness.IN_PROGRESS,
+        tree.completeness,
+        limit_exceeded,
     )
     if root is not None:
-        summary.http_method = root.http_method
-        summary.http_url = root.http_url
-        summary.http_user_agent = root.http_user_agent
-        summary.http_client_ip = root.http_client_ip
-        summary.http_status = root.http_status
-        summary.entry_point = service_of(root)
+        if root.end_time is not None:
+            summary.response_time = root.end_time - root.start_time
+        status = root.status
+        summary.has_fault = root.fault or (status is not None and status >= 500)
+        summary.has_error = root.error or (status is not None and 400 <= status < 500)
+        summary.http_status = status
+        request = root.http.request if root.http is not None else None
+        if request is not None:
+            summary.http_method = request.method
+            summary.http_url = request.url
+            summary.http_user_agent = request.user_agent
+            summary.http_client_ip = request.client_ip
     _collect_services(tree, summary)
     return summary
 
 
 def _collect_services(tree: TraceTree, summary: TraceSummary) -> None:
-    services: dict[ServiceId, None] = {}
-    arns: dict[str, None] = {}
-    instances: dict[str, None] = {}
-    zones: dict[str, None] = {}
-    for segment in sorted(tree.segments, key=lambda s: s.start_time):
-        service = service_of(segment)
-        services[service] = None
+    index: dict[ServiceId, int] = {}
+    # Segment id -> its service's position in ``index``.
+    positions: dict[str, int] = {}
+    segments = tree.segments
+    if len(segments) > 1:
+        segments = sorted(segments, key=lambda s: s.start_time)
+    for segment in segments:
+        position = index.setdefault(service_of(segment), len(index))
+        positions[segment.id] = position
+        if segment is tree.root:
+            summary.entry_point = position
         if segment.user is not None:
-            _add(summary.users.setdefault(segment.user, []), service)
-        if segment.resource_arn is not None:
-            arns[segment.resource_arn] = None
-        if segment.instance_id is not None:
-            instances[segment.instance_id] = None
-        if segment.availability_zone is not None:
-            zones[segment.availability_zone] = None
+            _add(summary.users.setdefault(segment.user, []), position)
+        if segment.resource_arn is not None and segment.resource_arn not in summary.resource_arns:
+            summary.resource_arns.append(segment.resource_arn)
+        ec2 = segment.aws.ec2 if segment.aws is not None else None
+        if ec2 is not None:
+            if ec2.instance_id is not None and ec2.instance_id not in summary.instance_ids:
+                summary.instance_ids.append(ec2.instance_id)
+            zone = ec2.availability_zone
+            if zone is not None and zone not in summary.availability_zones:
+                summary.availability_zones.append(zone)
+    annotations = summary.annotations
+    dropped: set[str] = set()
     for entity in tree.entities.values():
         if entity.annotations:
-            owner = tree.segment_of(entity.id)
-            service = service_of(owner) if owner is not None else None
+            owner = tree.owner.get(entity.id)
+            holder = positions.get(owner) if owner is not None else None
             for key, value in entity.annotations.items():
-                values = summary.annotations.get(key)
+                values = annotations.get(key)
                 if values is None:
-                    if len(summary.annotations) >= MAX_INDEXED_ANNOTATIONS:
-                        summary.dropped_annotation_keys += 1
+                    if len(annotations) >= MAX_INDEXED_ANNOTATIONS:
+                        dropped.add(key)
                         continue
-                    values = summary.annotations[key] = {}
+                    values = annotations[key] = {}
                 holders = values.setdefault(typed_value(value), [])
-                if service is not None:
-                    _add(holders, service)
-        if is_downstream_call(entity) and tree.callee_of(entity.id) is None:
-            services[inferred_service(entity)] = None
-    summary.service_ids = list(services)
-    summary.resource_arns = list(arns)
-    summary.instance_ids = list(instances)
-    summary.availability_zones = list(zones)
+                if holder is not None:
+                    _add(holders, holder)
+        if (
+            entity.namespace is not None
+            and is_downstream_call(entity)
+            and entity.id not in tree.callees
+        ):
+            index.setdefault(inferred_service(entity), len(index))
+    summary.service_ids = list(index)
+    summary.dropped_annotation_keys = len(dropped)
 
 
 def typed_value(value: AnnotationValue) -> TypedValue:
@@ -196,23 +223,15 @@ def typed_value(value: AnnotationValue) -> TypedValue:
     1, 1.0 and True are equal in Python; the tag keeps ``vip = true`` and ``count = 1`` apart,
     while 1 and 1.0 are the same number, as in X-Ray's ``NumberValue``.
     """
-    if isinstance(value, bool):
+    if value is True or value is False:
         return ("b", value)
-    if isinstance(value, int | float):
-        return ("n", float(value))
-    return ("s", value)
+    if type(value) is str:
+        return ("s", value)
+    return ("n", float(value))
 
 
-def _add(services: list[ServiceId], service: ServiceId) -> None:
-    if service not in services:
-        services.append(service)
-
-
-def _api_ids(services: list[ServiceId]) -> list[dict[str, object]]:
-    return [service.to_api() for service in services]
-
-
-def _annotation_value(value: AnnotationValue) -> dict[str, object]:
+def annotation_value(value: AnnotationValue) -> dict[str, object]:
+    """The botocore ``AnnotationValue`` union for a value."""
     if isinstance(value, bool):
         return {"BooleanValue": value}
     if isinstance(value, int | float):
@@ -220,18 +239,6 @@ def _annotation_value(value: AnnotationValue) -> dict[str, object]:
     return {"StringValue": value}
 
 
-def _last_moment(entity: Segment) -> float:
-    return entity.end_time if entity.end_time is not None else entity.start_time
-
-
-def _faulted(segment: Segment) -> bool:
-    return segment.fault or (segment.http_status is not None and segment.http_status >= 500)
-
-
-def _errored(segment: Segment) -> bool:
-    status = segment.http_status
-    return segment.error or (status is not None and 400 <= status < 500)
-
-
-def _throttled(segment: Segment) -> bool:
-    return segment.throttle or segment.http_status == 429
+def _add(positions: list[int], position: int) -> None:
+    if position not in positions:
+        positions.append(position)

@@ -33,69 +33,91 @@ def supersedes(old: Segment, new: Segment) -> bool:
 
 
 class TraceTree:
-    """Every entity of one trace, with parent links and the entry segment.
+    """Every entity of one trace, with parent links, owning segments and the entry segment.
 
     ``documents`` are the top-level views (segments and independent subsegments) in arrival
     order; each id appears at most once among them.
     """
 
-    __slots__ = ("children", "completeness", "entities", "owner", "parent", "root", "segments")
+    __slots__ = ("callees", "completeness", "entities", "owner", "parent", "root", "segments")
 
     def __init__(self, documents: Iterable[Segment]) -> None:
         entities: dict[str, Segment] = {}
         parent: dict[str, str | None] = {}
+        # Entity id -> id of the segment (service) it belongs to; None until resolved.
+        owner: dict[str, str | None] = {}
+        segments: list[Segment] = []
+        independents: list[Segment] = []
         for document in documents:
-            self._index(document, None, entities, parent)
+            if document.type is None:
+                segments.append(document)
+                top_owner: str | None = document.id
+            else:
+                independents.append(document)
+                top_owner = None
+            stack: list[tuple[Segment, str | None]] = [(document, document.parent_id)]
+            while stack:
+                entity, up = stack.pop()
+                old = entities.get(entity.id)
+                if old is not None and not supersedes(old, entity):
+                    continue
+                entities[entity.id] = entity
+                parent[entity.id] = up
+                owner[entity.id] = top_owner
+                for child in entity.subsegments:
+                    stack.append((child, entity.id))
         self.entities = entities
         self.parent = parent
-        self.segments = [e for e in entities.values() if not e.is_subsegment]
-        self.children: dict[str, list[str]] = {}
-        for entity_id, parent_id in parent.items():
-            if parent_id is not None and parent_id in entities:
-                self.children.setdefault(parent_id, []).append(entity_id)
-        self.owner = self._owners()
+        # Real segments (one per service visit); the rest are subsegments.
+        self.segments = [s for s in segments if entities.get(s.id) is s]
+        # A downstream subsegment's id -> the segment its callee sent (parent_id = that id).
+        self.callees = {s.parent_id: s for s in self.segments if s.parent_id is not None}
+        orphaned = self._resolve_owners(independents, owner)
+        self.owner = owner
         self.root = self._find_root()
-        self.completeness = self._completeness()
+        # Judged on the current version of each entity only: a completed version replaces an
+        # in-progress one wherever either was embedded.
+        if any(entity.in_progress for entity in entities.values()):
+            self.completeness = Completeness.IN_PROGRESS
+        elif (
+            orphaned
+            or self.root is None
+            or self.root.parent_id is not None
+            or any(s.parent_id is not None and s.parent_id not in entities for s in self.segments)
+        ):
+            self.completeness = Completeness.INCOMPLETE
+        else:
+            self.completeness = Completeness.COMPLETE
 
-    @staticmethod
-    def _index(
-        entity: Segment,
-        enclosing: str | None,
-        entities: dict[str, Segment],
-        parent: dict[str, str | None],
-    ) -> None:
-        stack: list[tuple[Segment, str | None]] = [(entity, enclosing)]
-        while stack:
-            current, up = stack.pop()
-            old = entities.get(current.id)
-            if old is not None and not supersedes(old, current):
-                continue
-            entities[current.id] = current
-            parent[current.id] = up if up is not None else current.parent_id
-            stack.extend((child, current.id) for child in current.subsegments)
-
-    def _owners(self) -> dict[str, str | None]:
-        """Map each entity id to the id of the segment (service) it belongs to, if any."""
-        owner: dict[str, str | None] = {}
-        for entity_id in self.entities:
-            chain: list[str] = []
-            current: str | None = entity_id
+    def _resolve_owners(self, independents: list[Segment], owner: dict[str, str | None]) -> bool:
+        """Give streamed subtrees their parent's owner; return whether a parent is missing."""
+        orphaned = False
+        entities = self.entities
+        for document in independents:
+            if entities.get(document.id) is not document:
+                continue  # superseded by another version of the same id
+            # Walk up to the first entity whose owner is known; bounded against cycles.
+            chain = []
+            current: str | None = document.id
             found: str | None = None
-            while current is not None and current in self.entities:
-                if current in owner:
-                    found = owner[current]
+            for _ in range(len(entities) + 1):
+                if current is None or current not in entities:
+                    orphaned = True
                     break
-                if not self.entities[current].is_subsegment:
-                    found = current
+                known = owner.get(current)
+                if known is not None:
+                    found = known
                     break
                 chain.append(current)
-                if len(chain) > len(self.entities):  # a parent cycle in hostile input
-                    break
                 current = self.parent.get(current)
-            for link in chain:
-                owner[link] = found
-            owner[entity_id] = found
-        return owner
+            if found is None:
+                continue
+            for entity_id in chain:
+                owner[entity_id] = found
+            for entity in document.walk():
+                if owner.get(entity.id) is None and entities.get(entity.id) is entity:
+                    owner[entity.id] = found
+        return orphaned
 
     def _find_root(self) -> Segment | None:
         """The entry segment: no upstream caller, earliest start; else the earliest orphan."""
@@ -111,16 +133,6 @@ class TraceTree:
                 fallback = segment
         return best if best is not None else fallback
 
-    def _completeness(self) -> Completeness:
-        if any(e.in_progress for e in self.entities.values()):
-            return Completeness.IN_PROGRESS
-        if self.root is None or self.root.parent_id is not None:
-            return Completeness.INCOMPLETE
-        for entity in self.entities.values():
-            if entity.is_subsegment and self.parent.get(entity.id) not in self.entities:
-                return Completeness.INCOMPLETE
-        return Completeness.COMPLETE
-
     def segment_of(self, entity_id: str) -> Segment | None:
         """The segment that ``entity_id`` belongs to, or None for an orphan subsegment."""
         owner = self.owner.get(entity_id)
@@ -128,8 +140,4 @@ class TraceTree:
 
     def callee_of(self, subsegment_id: str) -> Segment | None:
         """The segment a downstream subsegment called, when that service sent one."""
-        for child_id in self.children.get(subsegment_id, ()):
-            child = self.entities[child_id]
-            if not child.is_subsegment:
-                return child
-        return None
+        return self.callees.get(subsegment_id)

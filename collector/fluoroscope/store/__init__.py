@@ -1,7 +1,7 @@
 """The embedded trace store: SQLite in WAL mode under the data directory.
 
-One writer (:class:`TraceWriter`, used by exactly one thread) stores trace revisions in batched
-transactions; any number of readers (:class:`TraceReader`) query with their own connections.
+One writer thread (:class:`TraceWriter`) stores trace revisions in batched transactions; any
+number of readers (:class:`TraceReader`) query with their own connections.
 :class:`TraceSink` is the narrow interface the assembler writes through;
 :class:`InMemoryTraceSink` implements it for tests.
 """

@@ -1,17 +1,22 @@
 """An in-memory :class:`TraceSink`, for tests of the assembler and for users' own tests."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from fluoroscope.model.summary import TraceSummary
 from fluoroscope.store.types import StoredTrace, TraceWrite
 
 
 class InMemoryTraceSink:
-    """Keeps every trace revision in dictionaries, with the same semantics as the store."""
+    """Keeps every trace revision in dictionaries, with the same semantics as the store.
+
+    Writes commit at once, so ``on_commit`` runs before ``write`` returns.
+    """
 
     def __init__(self) -> None:
         self.traces: dict[str, StoredTrace] = {}
-        self.summaries: dict[str, object] = {}
-        self.writes = 0
+        self.summaries: dict[str, TraceSummary] = {}
+        self.batches = 0
+        self.committed_seq = 0
         self._documents: dict[str, dict[str, bytes]] = {}
         self._next_rowid = 1
 
@@ -30,9 +35,14 @@ class InMemoryTraceSink:
                 )
         return found
 
-    def write(self, writes: Sequence[TraceWrite], now: float) -> None:
+    def write(
+        self,
+        writes: Sequence[TraceWrite],
+        now: float,
+        on_commit: Callable[[], None] | None = None,
+    ) -> int:
         """Apply every write; documents replace earlier ones with the same id."""
-        self.writes += 1
+        self.batches += 1
         for write in writes:
             summary = write.summary
             if write.rowid is None:
@@ -40,9 +50,17 @@ class InMemoryTraceSink:
                 self._next_rowid += 1
             documents = self._documents.setdefault(summary.trace_id, {})
             for doc_id, raw in write.documents:
-                documents.pop(doc_id, None)  # re-insert so order is arrival of current versions
+                documents.pop(doc_id, None)  # re-insert: order is arrival of current versions
                 documents[doc_id] = raw
             self.traces[summary.trace_id] = StoredTrace(
                 write.rowid, summary.trace_id, summary.revision, summary.limit_exceeded
             )
             self.summaries[summary.trace_id] = summary
+        self.committed_seq = self.batches
+        if on_commit is not None:
+            on_commit()
+        return self.batches
+
+    def documents(self, trace_id: str) -> list[bytes]:
+        """The current documents of a trace, in arrival order of their versions."""
+        return list(self._documents.get(trace_id, {}).values())

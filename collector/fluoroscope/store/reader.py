@@ -1,13 +1,17 @@
 """Read-side queries: trace summaries by time window, and whole traces by id.
 
 Readers use their own connections (one per thread), so queries never wait on the writer and
-never see a half-written batch.
+never see a half-written batch. Each query returns its rows aggregated into one JSON value, in
+one SQLite step: CPython re-acquires the GIL after every step, and behind a busy pipeline thread
+that costs up to a switch interval each time, so a row-at-a-time cursor would be slow under load.
 """
 
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+import orjson
 
 from fluoroscope.store.sqlite import connect
 from fluoroscope.store.types import (
@@ -18,7 +22,6 @@ from fluoroscope.store.types import (
     SummaryRow,
     TimeRange,
 )
-from fluoroscope.store.writer import load_traces
 
 _TIME_COLUMN = {
     TimeRange.TRACE_ID: "id_time",
@@ -28,6 +31,8 @@ _TIME_COLUMN = {
 
 # Knuth's multiplicative hash spreads consecutive rowids evenly over the sampling buckets.
 _SAMPLE_BUCKETS = 10_000
+# With a residual predicate, candidates are fetched in chunks of this many rows.
+_SCAN_CHUNK = 1_000
 
 
 class TraceReader:
@@ -57,56 +62,97 @@ class TraceReader:
             self._connections.clear()
 
     def traces(self, trace_ids: Sequence[str]) -> dict[str, StoredTrace]:
-        """Whole stored traces by id; ids the store does not have are absent."""
-        return load_traces(self._connection(), trace_ids)
+        """Whole stored traces by id (documents in arrival order); unknown ids are absent."""
+        if not trace_ids:
+            return {}
+        connection = self._connection()
+        (found_json,) = connection.execute(
+            "SELECT json_group_array(json_array(rowid, trace_id, revision, limit_exceeded)) "
+            "FROM traces WHERE trace_id IN (SELECT value FROM json_each(?))",
+            (orjson.dumps(list(trace_ids)),),
+        ).fetchone()
+        found = {
+            rowid: StoredTrace(rowid, trace_id, revision, bool(limit_exceeded))
+            for rowid, trace_id, revision, limit_exceeded in orjson.loads(found_json)
+        }
+        if not found:
+            return {}
+        (documents_json,) = connection.execute(
+            "SELECT json_group_array(json_array(rowid, trace_rowid, doc)) FROM documents "
+            "WHERE trace_rowid IN (SELECT value FROM json_each(?))",
+            (orjson.dumps(list(found)),),
+        ).fetchone()
+        for _, trace_rowid, doc in sorted(orjson.loads(documents_json)):
+            found[trace_rowid].documents.append(doc.encode())
+        return {stored.trace_id: stored for stored in found.values()}
 
     def summaries(
         self,
         query: SummaryQuery,
         where: str = "",
         params: Sequence[object] = (),
-        keep: Callable[[bytes], bool] | None = None,
+        keep: Callable[[list[object]], bool] | None = None,
         scan_limit: int = 100_000,
     ) -> SummaryPage:
         """One page of summaries in the window, newest first.
 
         ``where`` and ``params`` are an extra SQL condition (parameterised, never built from
-        request text); ``keep`` is a residual predicate on the summary JSON for what SQL cannot
-        express. At most ``scan_limit`` traces are examined per page, so a selective residual
-        filter returns a short page with a cursor rather than scanning forever.
+        request text); ``keep`` is a residual predicate on the stored summary for what SQL
+        cannot express. At most ``scan_limit`` traces are examined per page, so a selective
+        residual filter returns a short page with a cursor rather than scanning forever.
         """
         column = _TIME_COLUMN[query.time_range]
+        rows: list[SummaryRow] = []
+        scanned = 0
+        after = query.after
+        chunk = query.limit + 1 if keep is None else _SCAN_CHUNK
+        while True:
+            candidates = self._candidates(column, query, after, where, params, chunk)
+            for time, rowid, summary in candidates:
+                scanned += 1
+                after = SummaryCursor(time, rowid)
+                if keep is not None and not keep(summary):
+                    continue
+                rows.append(SummaryRow(time, rowid, summary))
+                if len(rows) > query.limit:
+                    rows.pop()
+                    tail = rows[-1]
+                    return SummaryPage(rows, scanned - 1, SummaryCursor(tail.time, tail.rowid))
+            if len(candidates) < chunk:
+                return SummaryPage(rows, scanned, None)
+            if scanned >= scan_limit:
+                return SummaryPage(rows, scanned, after)
+
+    def _candidates(
+        self,
+        column: str,
+        query: SummaryQuery,
+        after: SummaryCursor | None,
+        where: str,
+        params: Sequence[object],
+        limit: int,
+    ) -> list[tuple[float, int, list[object]]]:
         conditions = [f"{column} >= ?", f"{column} < ?"]
         args: list[object] = [query.start, query.end]
-        if query.after is not None:
+        if after is not None:
             conditions.append(f"({column}, rowid) < (?, ?)")
-            args += [query.after.time, query.after.rowid]
+            args += [after.time, after.rowid]
         if query.sample_rate is not None:
             conditions.append(f"(rowid * 2654435761) % {_SAMPLE_BUCKETS} < ?")
             args.append(int(query.sample_rate * _SAMPLE_BUCKETS))
         if where:
             conditions.append(f"({where})")
             args += params
+        args.append(limit)
         sql = (
-            f"SELECT {column}, rowid, summary FROM traces WHERE {' AND '.join(conditions)} "
-            f"ORDER BY {column} DESC, rowid DESC"
+            # JSON would round the time to 15 digits; the cursor needs it exactly.
+            "SELECT json_group_array(json_array(printf('%!.17g', t), r, json(s))) FROM ("
+            f"SELECT {column} AS t, rowid AS r, summary AS s FROM traces "
+            f"WHERE {' AND '.join(conditions)} ORDER BY {column} DESC, rowid DESC LIMIT ?)"
         )
-        rows: list[SummaryRow] = []
-        scanned = 0
-        last: SummaryCursor | None = None
-        cursor = self._connection().execute(sql, args)
-        try:
-            for time, rowid, summary in cursor:
-                scanned += 1
-                last = SummaryCursor(time, rowid)
-                if keep is None or keep(summary):
-                    rows.append(SummaryRow(time, rowid, summary))
-                    if len(rows) > query.limit:
-                        rows.pop()
-                        tail = rows[-1]
-                        return SummaryPage(rows, scanned - 1, SummaryCursor(tail.time, tail.rowid))
-                if scanned >= scan_limit:
-                    return SummaryPage(rows, scanned, last)
-        finally:
-            cursor.close()
-        return SummaryPage(rows, scanned, None)
+        (result,) = self._connection().execute(sql, args).fetchone()
+        rows: list[tuple[float, int, list[object]]] = [
+            (float(time), rowid, summary) for time, rowid, summary in orjson.loads(result)
+        ]
+        rows.sort(key=lambda row: (row[0], row[1]), reverse=True)
+        return rows

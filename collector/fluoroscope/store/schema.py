@@ -32,20 +32,20 @@ MIGRATIONS: tuple[str, ...] = (
         is_partial     INTEGER NOT NULL,
         completeness   INTEGER NOT NULL,
         limit_exceeded INTEGER NOT NULL,
-        summary        BLOB NOT NULL   -- the TraceSummary API shape, JSON
+        summary        TEXT NOT NULL   -- the TraceSummary, compact JSON (summary_codec)
     );
     CREATE INDEX traces_by_id_time ON traces (id_time);
     CREATE INDEX traces_by_end_time ON traces (end_time);
     CREATE INDEX traces_by_updated_at ON traces (updated_at);
 
-    -- One row per document id: a segment, or a subsegment sent on its own. The document is
-    -- stored exactly as received. Replacing a document gives it a new rowid, so rowid order is
-    -- the order in which the current versions arrived.
+    -- One row per document id: a segment, or a subsegment sent on its own, stored exactly as
+    -- received (documents are validated JSON, so always UTF-8 text). Replacing a document
+    -- gives it a new rowid, so rowid order is the order in which current versions arrived.
     CREATE TABLE documents (
         rowid       INTEGER PRIMARY KEY,
         trace_rowid INTEGER NOT NULL,
         doc_id      TEXT NOT NULL,
-        doc         BLOB NOT NULL,
+        doc         TEXT NOT NULL,
         UNIQUE (trace_rowid, doc_id)
     );
 

@@ -1,7 +1,9 @@
 """Opening and closing the store: the database file, its schema, the writer and the readers."""
 
+import contextlib
 import sqlite3
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -21,54 +23,88 @@ READER_CACHE_KIB = 8 * 1024
 class TraceSink(Protocol):
     """Where the assembler reads earlier state from and writes trace revisions to.
 
-    Both methods are called from one thread only. ``write`` owns the writes it is given until
-    it returns; on success every first write has its ``rowid`` set.
+    Called from one thread only. ``write`` sets ``rowid`` on every first write before it
+    returns, and returns the batch's sequence number; the batch is durable once
+    ``committed_seq`` reaches it, when ``on_commit`` is called (from another thread).
+    ``load`` sees every committed batch.
     """
+
+    @property
+    def committed_seq(self) -> int:
+        """The sequence number of the newest committed batch."""
+        ...
 
     def load(self, trace_ids: Sequence[str]) -> dict[str, StoredTrace]:
         """The stored state of those of ``trace_ids`` that exist."""
         ...
 
-    def write(self, writes: Sequence[TraceWrite], now: float) -> None:
-        """Store the writes atomically, or raise StoreError and store none of them."""
+    def write(
+        self, writes: Sequence[TraceWrite], now: float, on_commit: Callable[[], None] | None
+    ) -> int:
+        """Queue the writes as one transaction; return its sequence number."""
         ...
 
 
 class Store:
     """The database under ``data_dir``: call :meth:`open` first, :meth:`close` last."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(
+        self, data_dir: Path, retention_s: float | None = None, now: Callable[[], float] = time.time
+    ) -> None:
         self.path = data_dir / DATABASE_FILE
+        self._retention_s = retention_s
+        self._now = now
         self._writer_connection: sqlite3.Connection | None = None
         self._writer: TraceWriter | None = None
         self.reader = TraceReader(self.path, READER_CACHE_KIB)
 
     def open(self) -> None:
-        """Create the directory and database if needed and bring the schema up to date."""
+        """Create the directory and database if needed, migrate, and start the writer."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             connection = connect(self.path, readonly=False, cache_kib=WRITER_CACHE_KIB)
             migrate(connection)
+            writer = TraceWriter(connection, self._retention_s, self._now)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the store at {self.path}: {exc}") from exc
         self._writer_connection = connection
-        self._writer = TraceWriter(connection)
+        self._writer = writer
+        writer.start()
 
     @property
     def writer(self) -> TraceWriter:
-        """The single writer; only the pipeline's writer thread may use it."""
+        """The single writer."""
         if self._writer is None:
             raise StoreError("the store is not open")
         return self._writer
 
-    def close(self) -> None:
-        """Close the readers and the writer, checkpointing the WAL into the database."""
+    @property
+    def committed_seq(self) -> int:
+        """The newest committed batch (TraceSink)."""
+        return self.writer.committed_seq
+
+    def load(self, trace_ids: Sequence[str]) -> dict[str, StoredTrace]:
+        """Committed state of these traces (TraceSink)."""
+        return self.reader.traces(trace_ids)
+
+    def write(
+        self, writes: Sequence[TraceWrite], now: float, on_commit: Callable[[], None] | None
+    ) -> int:
+        """Queue one transaction (TraceSink); blocks while the writer is behind."""
+        batch = self.writer.prepare(writes, now)
+        batch.on_commit = on_commit
+        self.writer.submit(batch)
+        return batch.seq
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write what was submitted, close the readers and the writer, checkpoint the WAL."""
+        if self._writer is not None:
+            self._writer.stop(timeout)
         self.reader.close()
         if self._writer_connection is not None:
-            try:
+            # A busy reader only delays the checkpoint to the next open.
+            with contextlib.suppress(sqlite3.Error):
                 self._writer_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            except sqlite3.Error:
-                pass  # a busy reader only delays the checkpoint to the next open
             self._writer_connection.close()
             self._writer_connection = None
             self._writer = None

@@ -65,7 +65,8 @@ class SummaryRow:
 
     time: float
     rowid: int
-    summary: bytes
+    # The stored summary, decoded from JSON (see summary_codec).
+    summary: list[object]
 
 
 @dataclass(slots=True)

@@ -1,23 +1,48 @@
-"""The store's single writer: batched transactions of trace revisions, and retention.
+"""The store's single writer thread: batched transactions of trace revisions, and retention.
 
-Exactly one thread calls these methods (the pipeline's writer thread), so rowids can be handed
-out without asking SQLite, and a trace written in one batch is visible to ``load`` in the next.
+CPython releases the GIL around each SQLite step and must win it back afterwards; behind a busy
+pipeline thread that wait lasts up to a switch interval. A statement per row (``executemany``)
+pays it once per row, thousands of times per batch; here every statement carries as many rows
+as SQLite's parameter limit allows (multi-row ``VALUES``), so a batch costs a handful of waits
+and the writing itself runs beside the pipeline, on the other core.
+
+:meth:`TraceWriter.prepare` runs on the pipeline thread (it assigns rowids and lays out the
+rows); :meth:`TraceWriter.submit` hands the batch over; the writer thread commits it and then
+calls the batch's ``on_commit``.
 """
 
+import logging
+import queue
 import sqlite3
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import orjson
 
 from fluoroscope.errors import StoreError
-from fluoroscope.store.types import StoredTrace, TraceWrite
+from fluoroscope.store import summary_codec
+from fluoroscope.store.types import TraceWrite
 
-_UPSERT_TRACE = """
-INSERT INTO traces (
-    rowid, trace_id, revision, start_time, end_time, id_time, updated_at, duration,
-    response_time, http_status, http_method, http_url, http_useragent, http_clientip,
-    has_fault, has_error, has_throttle, is_partial, completeness, limit_exceeded, summary
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+log = logging.getLogger(__name__)
+
+# Batches waiting for the writer; when full, submit() blocks the pipeline (backpressure).
+QUEUE_BATCHES = 2
+# After a failed transaction the same batch is retried after this long.
+RETRY_S = 1.0
+# Retention deletes at most this many traces per transaction, between batches.
+RETENTION_CHUNK = 5_000
+RETENTION_INTERVAL_S = 60.0
+STATEMENT_VARIABLES = 8_192
+
+_TRACE_COLUMNS = (
+    "rowid, trace_id, revision, start_time, end_time, id_time, updated_at, duration, "
+    "response_time, http_status, http_method, http_url, http_useragent, http_clientip, "
+    "has_fault, has_error, has_throttle, is_partial, completeness, limit_exceeded, summary"
+)
+_TRACE_WIDTH = 21
+_TRACE_UPDATE = """
 ON CONFLICT (rowid) DO UPDATE SET
     revision = excluded.revision, start_time = excluded.start_time,
     end_time = excluded.end_time, id_time = excluded.id_time, updated_at = excluded.updated_at,
@@ -30,122 +55,260 @@ ON CONFLICT (rowid) DO UPDATE SET
     limit_exceeded = excluded.limit_exceeded, summary = excluded.summary
 """
 
-_UPSERT_DOCUMENT = """
-INSERT OR REPLACE INTO documents (trace_rowid, doc_id, doc) VALUES (?, ?, ?)
-"""
+
+@dataclass(slots=True)
+class WriteBatch:
+    """One transaction's rows, each table's values laid out flat in column order."""
+
+    seq: int
+    traces: list[object]
+    documents: list[object]
+    stale_annotations: list[int]
+    annotations: list[object]
+    trace_count: int
+    document_count: int
+    on_commit: Callable[[], None] | None = None
+
+
+class _MultiRow:
+    """``<head> VALUES (?, ...), (?, ...) ... <tail>`` statements of a few fixed sizes.
+
+    Each distinct statement is compiled and cached by SQLite, and a compiled multi-row statement
+    is large, so rows go out in chunks of a handful of sizes only: as many full statements as
+    fit, then the remainder in descending fixed sizes.
+    """
+
+    def __init__(self, head: str, width: int, max_variables: int, tail: str = "") -> None:
+        self._width = width
+        full = max(1, max_variables // width)
+        self._sizes = sorted(
+            {full, *(size for size in (256, 32, 4, 1) if size < full)}, reverse=True
+        )
+        row = "(" + ", ".join("?" * width) + ")"
+        self._sql = {
+            size: f"{head} VALUES {', '.join([row] * size)} {tail}" for size in self._sizes
+        }
+
+    def run(self, connection: sqlite3.Connection, values: list[object]) -> None:
+        """Insert ``values`` (rows flattened) in as few statements as the sizes allow."""
+        width = self._width
+        rows = len(values) // width
+        offset = 0
+        for size in self._sizes:
+            sql = self._sql[size]
+            while rows >= size:
+                end = offset + size * width
+                connection.execute(sql, values[offset:end])
+                offset = end
+                rows -= size
 
 
 class TraceWriter:
-    """Writes trace revisions in one transaction per batch."""
+    """Owns the write connection and the thread that uses it."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        retention_s: float | None = None,
+        now: Callable[[], float] = time.time,
+    ) -> None:
         self._connection = connection
+        self._retention_s = retention_s
+        self._now = now
         (highest,) = connection.execute("SELECT coalesce(max(rowid), 0) FROM traces").fetchone()
         self._next_rowid: int = highest + 1
+        # Parameters per statement: fewer statements means fewer waits for the GIL, but each
+        # compiled statement grows with its parameters.
+        self._max_variables = min(
+            STATEMENT_VARIABLES, connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        )
+        self._traces = _MultiRow(
+            f"INSERT INTO traces ({_TRACE_COLUMNS})",
+            _TRACE_WIDTH,
+            self._max_variables,
+            _TRACE_UPDATE,
+        )
+        self._documents = _MultiRow(
+            "INSERT OR REPLACE INTO documents (trace_rowid, doc_id, doc)", 3, self._max_variables
+        )
+        self._annotations = _MultiRow(
+            "INSERT OR IGNORE INTO annotations (key, vtype, value, trace_rowid)",
+            4,
+            self._max_variables,
+        )
+        self._next_seq = 1
+        self.committed_seq = 0
+        self._queue: queue.Queue[WriteBatch | None] = queue.Queue(QUEUE_BATCHES)
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self.healthy = True
+        self.last_error: str | None = None
+        self.errors = 0
+        self.expired = 0
+        self.documents_written = 0
+        self.traces_written = 0
 
-    def load(self, trace_ids: Sequence[str]) -> dict[str, StoredTrace]:
-        """The stored state of those of ``trace_ids`` that the store has."""
-        return load_traces(self._connection, trace_ids)
+    def start(self) -> None:
+        """Start the writer thread."""
+        self._thread = threading.Thread(target=self._run, name="fluoroscope-writer", daemon=True)
+        self._thread.start()
 
-    def write(self, writes: Sequence[TraceWrite], now: float) -> None:
-        """Store every write in one transaction; assigns ``rowid`` to first writes.
+    def stop(self, timeout: float) -> None:
+        """Write every batch already submitted, then stop; idempotent."""
+        if self._thread is None or not self._thread.is_alive():
+            return
+        self._stopping.set()
+        try:
+            self._queue.put(None, timeout=timeout)
+        except queue.Full:
+            log.error("the writer is stuck; %d batches are not written", self._queue.qsize())
+            return
+        self._thread.join(timeout)
 
-        On failure nothing is stored, first writes get ``rowid`` None again, and StoreError is
-        raised, so that the caller can retry the same batch.
+    @property
+    def alive(self) -> bool:
+        """Whether the writer thread is running."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def prepare(self, writes: Sequence[TraceWrite], now: float) -> WriteBatch:
+        """Lay out writes for one transaction, assigning rowids to first writes.
+
+        Called from the pipeline thread only (it is the only one that hands out rowids).
         """
-        first_rowid = self._next_rowid
-        traces: list[tuple[object, ...]] = []
-        documents: list[tuple[int, str, bytes]] = []
-        stale_annotations: list[tuple[int]] = []
-        annotations: list[tuple[str, str, object, int]] = []
-        fresh: list[TraceWrite] = []
+        traces: list[object] = []
+        documents: list[object] = []
+        stale: list[int] = []
+        annotations: list[object] = []
+        document_count = 0
         for write in writes:
             if write.rowid is None:
                 write.rowid = self._next_rowid
                 self._next_rowid += 1
-                fresh.append(write)
             elif write.annotations_changed:
-                stale_annotations.append((write.rowid,))
+                stale.append(write.rowid)
             rowid = write.rowid
             s = write.summary
-            traces.append(
-                (
-                    rowid, s.trace_id, s.revision, s.start_time, s.end_time, s.id_time, now,
-                    s.duration, s.response_time, s.http_status, s.http_method, s.http_url,
-                    s.http_user_agent, s.http_client_ip, s.has_fault, s.has_error,
-                    s.has_throttle, s.is_partial, int(s.completeness), s.limit_exceeded,
-                    orjson.dumps(s.to_api()),
-                )
+            traces += (
+                rowid, s.trace_id, s.revision, s.start_time, s.end_time, s.id_time, now,
+                s.duration, s.response_time, s.http_status, s.http_method, s.http_url,
+                s.http_user_agent, s.http_client_ip, s.has_fault, s.has_error,
+                s.has_throttle, s.is_partial, int(s.completeness), s.limit_exceeded,
+                summary_codec.encode(s).decode(),
             )  # fmt: skip
             for doc_id, raw in write.documents:
-                documents.append((rowid, doc_id, raw))
+                documents += (rowid, doc_id, raw.decode())
+            document_count += len(write.documents)
             if write.annotations_changed:
                 for key, values in s.annotations.items():
                     for tag, value in values:
-                        annotations.append((key, tag, value, rowid))
+                        annotations += (key, tag, value, rowid)
+        seq = self._next_seq
+        self._next_seq += 1
+        return WriteBatch(seq, traces, documents, stale, annotations, len(writes), document_count)
+
+    def submit(self, batch: WriteBatch, timeout: float | None = None) -> None:
+        """Queue a prepared batch; blocks while the writer is behind (backpressure)."""
+        if self._stopping.is_set():
+            raise StoreError("the store is closing")
+        try:
+            self._queue.put(batch, timeout=timeout)
+        except queue.Full:
+            raise StoreError("the writer did not take the batch in time") from None
+
+    def write(self, batch: WriteBatch) -> None:
+        """Run one batch's transaction on the calling thread (the writer thread, or tests)."""
         connection = self._connection
         try:
             connection.execute("BEGIN")
-            connection.executemany(_UPSERT_TRACE, traces)
-            connection.executemany(_UPSERT_DOCUMENT, documents)
-            if stale_annotations:
-                connection.executemany(
-                    "DELETE FROM annotations WHERE trace_rowid = ?", stale_annotations
+            self._traces.run(connection, batch.traces)
+            self._documents.run(connection, batch.documents)
+            for offset in range(0, len(batch.stale_annotations), self._max_variables):
+                chunk = batch.stale_annotations[offset : offset + self._max_variables]
+                connection.execute(
+                    f"DELETE FROM annotations WHERE trace_rowid IN ({', '.join('?' * len(chunk))})",
+                    chunk,
                 )
-            connection.executemany(
-                "INSERT OR IGNORE INTO annotations VALUES (?, ?, ?, ?)", annotations
-            )
+            self._annotations.run(connection, batch.annotations)
             connection.execute("COMMIT")
         except sqlite3.Error as exc:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
-            self._next_rowid = first_rowid
-            for write in fresh:
-                write.rowid = None
-            raise StoreError(f"writing {len(traces)} traces failed: {exc}") from exc
+            raise StoreError(f"writing {batch.trace_count} traces failed: {exc}") from exc
+
+    def _run(self) -> None:
+        next_retention = self._now() + 5.0
+        while True:
+            try:
+                batch = self._queue.get(timeout=1.0)
+            except queue.Empty:
+                batch = None
+                if not self._stopping.is_set():
+                    if self._now() >= next_retention:
+                        next_retention = self._now() + self._expire()
+                    continue
+            if batch is None:
+                return
+            self._commit(batch)
+
+    def _commit(self, batch: WriteBatch) -> None:
+        while True:
+            try:
+                self.write(batch)
+            except StoreError as exc:
+                self.errors += 1
+                self.healthy = False
+                self.last_error = str(exc)
+                log.error("store write failed, retrying in %.0f s: %s", RETRY_S, exc)
+                time.sleep(RETRY_S)
+                continue
+            break
+        self.healthy = True
+        self.committed_seq = batch.seq
+        self.documents_written += batch.document_count
+        self.traces_written += batch.trace_count
+        if batch.on_commit is not None:
+            try:
+                batch.on_commit()
+            except Exception:  # a caller's callback must never stop the writer
+                log.exception("a commit callback failed")
+
+    def _expire(self) -> float:
+        """Delete a chunk of expired traces; return when to look again."""
+        if self._retention_s is None:
+            return RETENTION_INTERVAL_S
+        try:
+            deleted = self.delete_expired(self._now() - self._retention_s, RETENTION_CHUNK)
+        except StoreError as exc:
+            log.error("retention failed: %s", exc)
+            return RETENTION_INTERVAL_S
+        self.expired += deleted
+        return 1.0 if deleted == RETENTION_CHUNK else RETENTION_INTERVAL_S
 
     def delete_expired(self, cutoff: float, limit: int) -> int:
         """Delete up to ``limit`` whole traces last updated before ``cutoff``; return how many."""
         connection = self._connection
-        rowids = [
-            (rowid,)
-            for (rowid,) in connection.execute(
-                "SELECT rowid FROM traces WHERE updated_at < ? ORDER BY updated_at LIMIT ?",
-                (cutoff, limit),
-            )
-        ]
-        if not rowids:
+        (rowids,) = connection.execute(
+            "SELECT json_group_array(rowid) FROM "
+            "(SELECT rowid FROM traces WHERE updated_at < ? ORDER BY updated_at LIMIT ?)",
+            (cutoff, limit),
+        ).fetchone()
+        count = len(orjson.loads(rowids))
+        if not count:
             return 0
         try:
             connection.execute("BEGIN")
-            connection.executemany("DELETE FROM documents WHERE trace_rowid = ?", rowids)
-            connection.executemany("DELETE FROM annotations WHERE trace_rowid = ?", rowids)
-            connection.executemany("DELETE FROM traces WHERE rowid = ?", rowids)
+            for table, column in (
+                ("documents", "trace_rowid"),
+                ("annotations", "trace_rowid"),
+                ("traces", "rowid"),
+            ):
+                connection.execute(
+                    f"DELETE FROM {table} WHERE {column} IN (SELECT value FROM json_each(?))",
+                    (rowids,),
+                )
             connection.execute("COMMIT")
         except sqlite3.Error as exc:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             raise StoreError(f"retention delete failed: {exc}") from exc
-        return len(rowids)
-
-
-def load_traces(connection: sqlite3.Connection, trace_ids: Sequence[str]) -> dict[str, StoredTrace]:
-    """Read whole traces (documents in arrival order of their current versions) by trace id."""
-    if not trace_ids:
-        return {}
-    found: dict[int, StoredTrace] = {}
-    for rowid, trace_id, revision, limit_exceeded in connection.execute(
-        "SELECT rowid, trace_id, revision, limit_exceeded FROM traces "
-        "WHERE trace_id IN (SELECT value FROM json_each(?))",
-        (orjson.dumps(list(trace_ids)),),
-    ):
-        found[rowid] = StoredTrace(rowid, trace_id, revision, bool(limit_exceeded))
-    if not found:
-        return {}
-    for trace_rowid, doc in connection.execute(
-        "SELECT trace_rowid, doc FROM documents "
-        "WHERE trace_rowid IN (SELECT value FROM json_each(?)) ORDER BY rowid",
-        (orjson.dumps(list(found)),),
-    ):
-        found[trace_rowid].documents.append(doc)
-    return {stored.trace_id: stored for stored in found.values()}
+        return count

@@ -1,0 +1,27 @@
+# Fluoroscope collector image: run it as a sidecar or as a host daemon.
+#   docker build -t fluoroscope .
+#   docker run -p 2000:2000/udp -p 2000:2000 -v fluoroscope-data:/var/lib/fluoroscope fluoroscope
+FROM python:3.11-slim
+
+RUN useradd --system --uid 10001 --home-dir /var/lib/fluoroscope fluoroscope \
+    && mkdir -p /var/lib/fluoroscope && chown fluoroscope /var/lib/fluoroscope
+
+WORKDIR /opt/fluoroscope
+COPY pyproject.toml README.md ./
+COPY collector collector
+COPY sdk sdk
+RUN pip install --no-cache-dir . && rm -rf /root/.cache
+
+USER fluoroscope
+# Inside a container the collector must listen on every interface; data lives in the volume.
+ENV FLUOROSCOPE_DATA_DIR=/var/lib/fluoroscope \
+    FLUOROSCOPE_UDP=0.0.0.0:2000 \
+    FLUOROSCOPE_HTTP=0.0.0.0:2000
+VOLUME ["/var/lib/fluoroscope"]
+EXPOSE 2000/udp 2000/tcp
+
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:2000/healthz', timeout=2)"]
+
+ENTRYPOINT ["fluoroscope"]
+CMD ["serve"]

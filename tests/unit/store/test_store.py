@@ -1,0 +1,372 @@
+"""The SQLite trace store: schema, writes, reads, paging and retention."""
+
+import dataclasses
+import sqlite3
+import threading
+
+import orjson
+import pytest
+
+from fluoroscope.errors import StoreError
+from fluoroscope.model.summary import summarize
+from fluoroscope.model.trace import TraceTree
+from fluoroscope.store import (
+    InMemoryTraceSink,
+    Store,
+    SummaryQuery,
+    TimeRange,
+    TraceWrite,
+    summary_codec,
+)
+from fluoroscope.store.schema import MIGRATIONS, migrate
+from fluoroscope.store.sqlite import connect
+from fluoroscope.translate.xray_json import parse_document
+
+TRACE_ID = "1-6b065e19-de34471773fb7a0c55f48339"
+EPOCH = 0x6B065E19
+COMMIT_TIMEOUT_S = 5.0
+
+
+@pytest.fixture
+def make_store(tmp_path):
+    """Open stores under a temporary data directory; every one is closed afterwards."""
+    stores = []
+
+    def make(**options):
+        store = Store(tmp_path / "data", **options)
+        store.open()
+        stores.append(store)
+        return store
+
+    yield make
+    for store in stores:
+        store.close()
+
+
+@pytest.fixture
+def store(make_store):
+    """One open store."""
+    return make_store()
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+def sink(request, make_store):
+    """The store, then its in-memory stand-in: both keep the same TraceSink semantics."""
+    return make_store() if request.param == "sqlite" else InMemoryTraceSink()
+
+
+@pytest.fixture
+def database(store):
+    """A plain read connection to the store's file, for looking at rows."""
+    connection = sqlite3.connect(store.path)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def trace_write(make_document):
+    """Build the TraceWrite of a trace made of the given documents (dicts)."""
+
+    def build(*documents, trace_id=TRACE_ID, revision=1, rowid=None, annotations_changed=True):
+        raws = [orjson.dumps({**document, "trace_id": trace_id}) for document in documents]
+        views = [view for raw in raws for view in parse_document(raw)]
+        summary = summarize(trace_id, TraceTree([view.segment for view in views]), revision)
+        return TraceWrite(
+            summary,
+            [(view.id, view.raw) for view in views],
+            rowid,
+            annotations_changed=annotations_changed,
+        )
+
+    return build
+
+
+def commit(sink, writes, now=float(EPOCH)):
+    """Write one batch and wait until it is durable."""
+    done = threading.Event()
+    sink.write(writes, now, done.set)
+    assert done.wait(COMMIT_TIMEOUT_S)
+
+
+# --- schema ----------------------------------------------------------------------------------
+
+
+def test_the_store_runs_in_wal_mode(database):
+    """Readers never block the writer."""
+    (mode,) = database.execute("PRAGMA journal_mode").fetchone()
+
+    assert mode == "wal"
+
+
+def test_opening_migrates_to_the_newest_schema(database):
+    """user_version counts the migrations applied."""
+    (version,) = database.execute("PRAGMA user_version").fetchone()
+
+    assert version == len(MIGRATIONS)
+
+
+def test_migrating_again_changes_nothing(tmp_path):
+    """Migrations are applied once; a second run is a no-op."""
+    connection = connect(tmp_path / "db", readonly=False, cache_kib=1024)
+    migrate(connection)
+    tables = connection.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
+
+    version = migrate(connection)
+
+    assert version == len(MIGRATIONS)
+    assert connection.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall() == (
+        tables
+    )
+    connection.close()
+
+
+def test_reopening_a_store_keeps_its_data(make_store, trace_write, make_document):
+    """A store opened again over the same directory reads what was written."""
+    first = make_store()
+    commit(first, [trace_write(make_document())])
+    first.close()
+
+    second = make_store()
+
+    assert set(second.load([TRACE_ID])) == {TRACE_ID}
+
+
+def test_a_database_newer_than_the_code_is_refused(tmp_path):
+    """A schema version from a newer Fluoroscope is never guessed at."""
+    connection = connect(tmp_path / "db", readonly=False, cache_kib=1024)
+    connection.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+
+    with pytest.raises(StoreError, match="newer"):
+        migrate(connection)
+    connection.close()
+
+
+def test_opening_a_newer_database_fails_with_a_store_error(tmp_path):
+    """``serve`` stops with one clear message rather than running on a database it misreads."""
+    (tmp_path / "data").mkdir()
+    connection = sqlite3.connect(tmp_path / "data" / "fluoroscope.db")
+    connection.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    connection.close()
+    store = Store(tmp_path / "data")
+
+    with pytest.raises(StoreError, match="schema version"):
+        store.open()
+
+
+# --- writes and loads ------------------------------------------------------------------------
+
+
+def test_a_written_trace_loads_back(sink, trace_write, make_document):
+    """Documents, revision and the limit flag come back as written."""
+    root = make_document(id="00000000000000a0")
+    sub = make_document(type="subsegment", parent_id="00000000000000a0")
+    write = trace_write(root, sub, revision=2)
+    write.summary.limit_exceeded = True
+
+    commit(sink, [write])
+    loaded = sink.load([TRACE_ID, "1-6b065e19-00000000000000000000beef"])
+
+    (stored,) = loaded.values()
+    assert stored.trace_id == TRACE_ID
+    assert stored.rowid == write.rowid
+    assert stored.revision == 2
+    assert stored.limit_exceeded
+    assert stored.documents == [raw for _, raw in write.documents]
+
+
+def test_a_replaced_document_moves_to_the_end_of_arrival_order(sink, trace_write, make_document):
+    """Documents come back in the order their current versions arrived."""
+    first = make_document(in_progress=True)
+    second = make_document()
+    write = trace_write(first, second)
+    commit(sink, [write])
+
+    closed = {**first, "end_time": first["start_time"] + 2.0}
+    commit(sink, [trace_write(closed, revision=2, rowid=write.rowid)])
+
+    (stored,) = sink.load([TRACE_ID]).values()
+    assert [orjson.loads(raw)["id"] for raw in stored.documents] == [second["id"], first["id"]]
+    assert orjson.loads(stored.documents[-1])["end_time"] == closed["end_time"]
+    assert stored.revision == 2
+
+
+def test_first_writes_get_rowids_in_order(store, trace_write, make_document):
+    """``write`` assigns a rowid to every first write before it returns."""
+    writes = [trace_write(make_document(), trace_id=f"1-6b065e19-{n:024x}") for n in range(1, 4)]
+
+    commit(store, writes)
+
+    assert [w.rowid for w in writes] == [1, 2, 3]
+    assert store.committed_seq == 1
+
+
+def test_unknown_trace_ids_load_nothing(store):
+    """Only stored traces are returned."""
+    loaded = store.load(["1-6b065e19-00000000000000000000beef"])
+
+    assert loaded == {}
+
+
+def test_the_stored_summary_decodes_to_the_written_one(store, trace_write, make_document, database):
+    """The summary column round-trips through its codec."""
+    write = trace_write(make_document(annotations={"vip": True, "n": 1}, user="alice"))
+    commit(store, [write])
+
+    (stored,) = database.execute("SELECT summary FROM traces").fetchone()
+
+    assert summary_codec.decode(stored) == write.summary
+
+
+# --- annotation index ------------------------------------------------------------------------
+
+
+def test_annotations_are_indexed_by_key_type_and_value(store, trace_write, make_document, database):
+    """One row per distinct value, tagged so that true and 1 stay apart."""
+    annotations = {"customer": "acme", "count": 3, "vip": True}
+    sub = make_document(type="subsegment", parent_id="00000000000000a0", annotations={"vip": 1})
+    write = trace_write(make_document(id="00000000000000a0", annotations=annotations), sub)
+
+    commit(store, [write])
+
+    rows = database.execute("SELECT key, vtype, value, trace_rowid FROM annotations").fetchall()
+    assert sorted(rows) == [
+        ("count", "n", 3.0, write.rowid),
+        ("customer", "s", "acme", write.rowid),
+        ("vip", "b", 1, write.rowid),
+        ("vip", "n", 1.0, write.rowid),
+    ]
+
+
+def test_changed_annotations_replace_the_index_rows(store, trace_write, make_document, database):
+    """A revision with other annotations leaves no stale rows behind."""
+    document = make_document(annotations={"tier": "gold"})
+    first = trace_write(document)
+    commit(store, [first])
+
+    commit(store, [trace_write({**document, "annotations": {"tier": "silver"}}, rowid=first.rowid)])
+
+    rows = database.execute("SELECT key, value FROM annotations").fetchall()
+    assert rows == [("tier", "silver")]
+
+
+def test_unchanged_annotations_keep_the_index_rows(store, trace_write, make_document, database):
+    """When the annotations did not change, the index is left alone."""
+    document = make_document(annotations={"tier": "gold"})
+    first = trace_write(document)
+    commit(store, [first])
+
+    commit(store, [trace_write(document, rowid=first.rowid, annotations_changed=False)])
+
+    rows = database.execute("SELECT key, value FROM annotations").fetchall()
+    assert rows == [("tier", "gold")]
+
+
+# --- summaries and paging --------------------------------------------------------------------
+
+
+@pytest.fixture
+def seven_traces(store, trace_write, make_document):
+    """Seven traces, two of them sharing a start second, written in one batch."""
+    seconds = [0, 10, 10, 20, 30, 40, 50]
+    writes = []
+    for n, offset in enumerate(seconds, start=1):
+        trace_id = f"1-{EPOCH + offset:08x}-{n:024x}"
+        start = float(EPOCH + offset)
+        writes.append(
+            trace_write(make_document(start_time=start, end_time=start + 1), trace_id=trace_id)
+        )
+    commit(store, writes)
+    return writes
+
+
+def test_pages_of_summaries_come_newest_first_with_strictly_decreasing_cursors(store, seven_traces):
+    """Each page ends before the previous one, and paging ends."""
+    query = SummaryQuery(TimeRange.TRACE_ID, EPOCH, EPOCH + 3600, limit=3)
+    pages = [store.reader.summaries(query)]
+    while pages[-1].next is not None:
+        after = pages[-1].next
+        pages.append(store.reader.summaries(dataclasses.replace(query, after=after)))
+
+    keys = [(row.time, row.rowid) for page in pages for row in page.rows]
+    cursors = [(page.next.time, page.next.rowid) for page in pages if page.next is not None]
+    assert keys == sorted(keys, reverse=True)
+    assert len(set(keys)) == len(keys) == 7
+    assert cursors == sorted(set(cursors), reverse=True)
+    assert [len(page.rows) for page in pages] == [3, 3, 1]
+
+
+def test_the_window_is_closed_at_the_start_and_open_at_the_end(store, seven_traces):
+    """StartTime <= time < EndTime."""
+    query = SummaryQuery(TimeRange.TRACE_ID, EPOCH + 10, EPOCH + 30, limit=100)
+
+    page = store.reader.summaries(query)
+
+    assert sorted(row.time for row in page.rows) == [EPOCH + 10, EPOCH + 10, EPOCH + 20]
+    assert page.next is None
+
+
+def test_summary_rows_carry_the_stored_summary(store, seven_traces):
+    """Rows hold the summary in its stored form, which decodes to the written one."""
+    query = SummaryQuery(TimeRange.TRACE_ID, EPOCH, EPOCH + 1, limit=10)
+
+    (row,) = store.reader.summaries(query).rows
+
+    assert summary_codec.decode(row.summary) == seven_traces[0].summary
+
+
+# --- retention -------------------------------------------------------------------------------
+
+
+def test_retention_deletes_whole_traces_past_the_cutoff(
+    store, trace_write, make_document, database
+):
+    """Old traces lose their row, documents and index rows; newer ones keep everything."""
+    old = trace_write(make_document(annotations={"k": "old"}), trace_id=f"1-{EPOCH:08x}-{1:024x}")
+    new = trace_write(make_document(annotations={"k": "new"}), trace_id=f"1-{EPOCH:08x}-{2:024x}")
+    commit(store, [old], now=1000.0)
+    commit(store, [new], now=2000.0)
+
+    deleted = store.writer.delete_expired(1500.0, 100)
+
+    assert deleted == 1
+    assert set(store.load([old.summary.trace_id, new.summary.trace_id])) == {new.summary.trace_id}
+    assert database.execute("SELECT DISTINCT trace_rowid FROM documents").fetchall() == [
+        (new.rowid,)
+    ]
+    assert database.execute("SELECT key, value FROM annotations").fetchall() == [("k", "new")]
+
+
+def test_retention_deletes_at_most_the_limit_oldest_first(store, trace_write, make_document):
+    """Deletion is chunked, and takes the least recently updated first."""
+    writes = [trace_write(make_document(), trace_id=f"1-{EPOCH:08x}-{n:024x}") for n in range(1, 4)]
+    for n, write in enumerate(writes):
+        commit(store, [write], now=1000.0 + n)
+
+    deleted = store.writer.delete_expired(5000.0, 2)
+
+    assert deleted == 2
+    assert set(store.load([w.summary.trace_id for w in writes])) == {writes[2].summary.trace_id}
+
+
+def test_retention_with_nothing_expired_deletes_nothing(store, trace_write, make_document):
+    """Traces updated after the cutoff stay."""
+    commit(store, [trace_write(make_document())], now=1000.0)
+
+    deleted = store.writer.delete_expired(999.0, 100)
+
+    assert deleted == 0
+    assert set(store.load([TRACE_ID])) == {TRACE_ID}
+
+
+def test_a_batch_larger_than_one_statement_is_written_whole(store, trace_write, make_document):
+    """Rows go out in multi-row statements of several sizes; none is lost at the seams."""
+    writes = [
+        trace_write(make_document(annotations={"n": n}), trace_id=f"1-{EPOCH:08x}-{n:024x}")
+        for n in range(1, 701)
+    ]
+
+    commit(store, writes)
+
+    loaded = store.load([w.summary.trace_id for w in writes])
+    assert len(loaded) == 700
+    assert all(len(stored.documents) == 1 for stored in loaded.values())
