@@ -29,9 +29,9 @@ class AssemblyLimits:
     """Bounds on what the buffer holds, and how long."""
 
     max_traces: int = 100_000
-    max_bytes: int = 48 << 20
+    max_bytes: int = 16 << 20
     idle_timeout_s: float = 30.0
-    complete_linger_s: float = 2.0
+    complete_linger_s: float = 0.5
     max_trace_bytes: int = 4 << 20
 
 

@@ -301,7 +301,7 @@ def test_a_complete_trace_lingers_before_eviction(harness, clock, root):
     """A just-completed trace stays in memory for late subsegments."""
     harness.add(root)
     harness.assembler.flush()
-    clock.advance(1.0)
+    clock.advance(0.25)
 
     harness.assembler.evict()
 

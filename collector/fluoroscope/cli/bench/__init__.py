@@ -1,0 +1,19 @@
+"""``fluoroscope bench``: load generators that print the figures the project commits to.
+
+``bench ingest`` offers X-Ray segments over UDP at a fixed rate and reports what was stored,
+what was lost and why, the time from datagram to queryable, and the collector's memory.
+``bench query`` fills a store with traces and times the queries boto3 and the console make.
+"""
+
+import argparse
+from typing import Any
+
+from fluoroscope.cli.bench import ingest, query
+
+
+def add_parser(commands: "argparse._SubParsersAction[Any]") -> None:
+    """Declare ``bench`` and its subcommands."""
+    parser = commands.add_parser("bench", help="measure a collector")
+    benches = parser.add_subparsers(dest="bench", required=True, metavar="BENCH")
+    ingest.add_parser(benches)
+    query.add_parser(benches)
