@@ -5,6 +5,7 @@ Every exception Fluoroscope raises on purpose derives from :class:`FluoroscopeEr
     FluoroscopeError
     ├── ConfigError          a bad option at start-up; ``serve`` stops with its message
     ├── DocumentError        a segment document that is refused (permanent: resending fails again)
+    ├── FilterSyntaxError    a filter expression that does not parse, with where and what was expected
     ├── StoreError           the store cannot be opened or migrated
     └── ApiError             a request refused by the HTTP API, with its X-Ray error shape
         └── ThrottledError   the pipeline is full; the sender should retry later (retryable)
@@ -33,6 +34,19 @@ class DocumentError(FluoroscopeError):
         self.code = code
         self.detail = detail
         self.doc_id = doc_id
+
+
+class FilterSyntaxError(FluoroscopeError):
+    """A filter expression is malformed.
+
+    ``position`` is the 0-based character offset of the problem in the expression and
+    ``expected`` says what would have been valid there.
+    """
+
+    def __init__(self, message: str, position: int, expected: str) -> None:
+        super().__init__(f"{message} at position {position}: expected {expected}")
+        self.position = position
+        self.expected = expected
 
 
 class StoreError(FluoroscopeError):
