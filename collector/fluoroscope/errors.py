@@ -5,7 +5,7 @@ Every exception Fluoroscope raises on purpose derives from :class:`FluoroscopeEr
     FluoroscopeError
     ├── ConfigError          a bad option at start-up; ``serve`` stops with its message
     ├── DocumentError        a segment document that is refused (permanent: resending fails again)
-    ├── FilterSyntaxError    a filter expression that does not parse, with where and what was expected
+    ├── FilterSyntaxError    a malformed filter expression: where, and what was expected there
     ├── StoreError           the store cannot be opened or migrated
     └── ApiError             a request refused by the HTTP API, with its X-Ray error shape
         └── ThrottledError   the pipeline is full; the sender should retry later (retryable)

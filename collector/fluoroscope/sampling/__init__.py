@@ -1,1 +1,1 @@
-"""Sampling by X-Ray rules: rule matching, reservoirs and quotas, served to SDKs and applied to what arrives."""
+"""Sampling by X-Ray rules: matching, reservoirs and quotas, for SDKs and for what arrives."""
