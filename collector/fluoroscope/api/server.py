@@ -14,6 +14,9 @@ from typing import Any
 from aiohttp import web
 
 from fluoroscope.api import protocol
+from fluoroscope.api.graphs import GraphOperations, compile_selector
+from fluoroscope.api.groups import GroupCatalog, GroupOperations
+from fluoroscope.api.sampling import SamplingOperations
 from fluoroscope.api.traces import IngestDocuments, TraceOperations
 from fluoroscope.config import Address
 from fluoroscope.errors import ApiError
@@ -43,18 +46,36 @@ class ApiServer:
         registry: Registry,
         health: Health,
         ack_timeout_s: float,
+        groups: GroupCatalog,
+        sampling: SamplingOperations,
     ) -> None:
         self._address = address
         self._registry = registry
         self._health = health
         self._executor = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="fluoroscope-query")
-        traces = TraceOperations(reader, ingest, self._executor, registry, ack_timeout_s)
+        traces = TraceOperations(reader, ingest, self._executor, registry, ack_timeout_s, groups)
+        graphs = GraphOperations(reader, self._executor, groups.resolve, compile_selector)
+        group_operations = GroupOperations(groups, self._executor)
         # Path (last segment) -> operation, exactly botocore's requestUri for each.
         self._operations: dict[str, Operation] = {
             "TraceSegments": traces.put_trace_segments,
             "Traces": traces.batch_get_traces,
             "TraceSummaries": traces.get_trace_summaries,
             "TelemetryRecords": traces.put_telemetry_records,
+            "ServiceGraph": graphs.get_service_graph,
+            "TraceGraph": graphs.get_trace_graph,
+            "TimeSeriesServiceStatistics": graphs.get_time_series_service_statistics,
+            "CreateGroup": group_operations.create_group,
+            "GetGroup": group_operations.get_group,
+            "Groups": group_operations.get_groups,
+            "UpdateGroup": group_operations.update_group,
+            "DeleteGroup": group_operations.delete_group,
+            "GetSamplingRules": sampling.get_sampling_rules,
+            "SamplingTargets": sampling.get_sampling_targets,
+            "CreateSamplingRule": sampling.create_sampling_rule,
+            "UpdateSamplingRule": sampling.update_sampling_rule,
+            "DeleteSamplingRule": sampling.delete_sampling_rule,
+            "SamplingStatisticSummaries": sampling.get_sampling_statistic_summaries,
         }
         self._requests = registry.counter(
             "fluoroscope_api_requests", "X-Ray API requests by operation path and outcome",

@@ -6,10 +6,14 @@ from concurrent.futures import Executor
 from typing import Any
 
 from fluoroscope.api import protocol, tokens
+from fluoroscope.api.groups import GroupCatalog, parse_filter
 from fluoroscope.errors import ApiError, DocumentError, ThrottledError
+from fluoroscope.filters.ast import Node
+from fluoroscope.filters.evaluate import matches
 from fluoroscope.model.ids import normalize_trace_id
 from fluoroscope.model.segment import Document
 from fluoroscope.store import summary_codec
+from fluoroscope.store.filter_sql import compile_filter
 from fluoroscope.store.reader import TraceReader
 from fluoroscope.store.types import SummaryCursor, SummaryQuery, TimeRange
 from fluoroscope.telemetry import Registry
@@ -45,8 +49,10 @@ class TraceOperations:
         executor: Executor,
         registry: Registry,
         ack_timeout_s: float,
+        groups: GroupCatalog,
     ) -> None:
         self._reader = reader
+        self._groups = groups
         self._ingest = ingest
         self._executor = executor
         self._ack_timeout = ack_timeout_s
@@ -168,8 +174,7 @@ class TraceOperations:
         strategy = protocol.structure(body, "SamplingStrategy")
         expression = protocol.string(body, "FilterExpression")
         token = protocol.string(body, "NextToken")
-        if expression is not None and expression.strip():
-            raise ApiError("FilterExpression is not supported by this version of Fluoroscope")
+        node = parse_filter(expression) if expression is not None and expression.strip() else None
         rate = _sampling_rate(strategy) if sampling else None
         query_id = tokens.fingerprint(start, end, kind, rate, expression)
         after = None
@@ -180,8 +185,11 @@ class TraceOperations:
             except (KeyError, TypeError, ValueError):
                 raise ApiError("NextToken is not valid") from None
         query = SummaryQuery(_TIME_RANGES[kind], start, end, SUMMARY_PAGE_SIZE, after, rate)
+        where, params, keep = self._filter(node)
         loop = asyncio.get_running_loop()
-        page = await loop.run_in_executor(self._executor, self._reader.summaries, query)
+        page = await loop.run_in_executor(
+            self._executor, self._reader.summaries, query, where, params, keep
+        )
         summaries = []
         for row in page.rows:
             summary = summary_codec.decode(row.summary).to_api()
@@ -196,6 +204,24 @@ class TraceOperations:
             position = {"t": page.next.time, "r": page.next.rowid}
             reply["NextToken"] = tokens.encode(query_id, position)
         return reply
+
+    def _filter(
+        self, node: Node | None
+    ) -> tuple[str, list[object], Callable[[list[object]], bool] | None]:
+        """The SQL narrowing an expression, and the in-memory check its candidates need."""
+        if node is None:
+            return "", [], None
+        groups = self._groups.filters
+        condition = compile_filter(node, groups)
+        if condition is not None and condition.exact:
+            return condition.sql, condition.params, None
+
+        def keep(stored: list[object]) -> bool:
+            return matches(node, summary_codec.decode(stored), groups)
+
+        if condition is None:
+            return "", [], keep
+        return condition.sql, condition.params, keep
 
     async def put_telemetry_records(self, body: dict[str, Any]) -> object:
         """Count what X-Ray daemons report about themselves."""

@@ -7,8 +7,11 @@ then let the pipeline drain what was accepted into the store, then close the sto
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from fluoroscope import __version__
+from fluoroscope.api.groups import GroupCatalog
+from fluoroscope.api.sampling import SamplingOperations, load_rules
 from fluoroscope.api.server import ApiServer
 from fluoroscope.api.traces import Refusals
 from fluoroscope.app.feed import DocumentBatch, Feed, RawBatch
@@ -17,6 +20,9 @@ from fluoroscope.assembly.assembler import Assembler, AssemblyLimits
 from fluoroscope.config import Config
 from fluoroscope.model.segment import Document
 from fluoroscope.receivers.xray_udp import UdpReceiver
+from fluoroscope.sampling import Quotas
+from fluoroscope.store.groups import GroupTable
+from fluoroscope.store.sampling_rules import RuleTable
 from fluoroscope.store.store import Store
 from fluoroscope.telemetry import Registry
 
@@ -40,6 +46,8 @@ class Collector:
         self._udp: UdpReceiver | None = None
         self._api: ApiServer | None = None
         self._stopped = False
+        # Saves of groups and sampling rules: rare, small, and never behind trace queries.
+        self._control = ThreadPoolExecutor(1, thread_name_prefix="fluoroscope-control")
 
     async def start(self) -> list[str]:
         """Open the store and start every component; return the ready lines to print."""
@@ -52,7 +60,12 @@ class Collector:
             complete_linger_s=config.assembly_complete_linger_s,
             max_trace_bytes=config.max_trace_bytes,
         )
-        self._assembler = Assembler(self.store, self.registry, limits, self._now)
+        self.groups = GroupCatalog(GroupTable(self.store.path), self._now)
+        self._rules = RuleTable(self.store.path)
+        self.groups.load()
+        self._assembler = Assembler(
+            self.store, self.registry, limits, self._now, self.groups.classify
+        )
         self._pipeline = Pipeline(
             self.feed,
             self._assembler,
@@ -70,6 +83,13 @@ class Collector:
                 self.registry,
                 self._health,
                 config.ack_timeout_s,
+                self.groups,
+                SamplingOperations(
+                    load_rules(self._rules, self._now),
+                    Quotas(self._now),
+                    self._rules,
+                    self._control,
+                ),
             )
             http = await self._api.start()
             self._udp = UdpReceiver(
@@ -100,6 +120,10 @@ class Collector:
             await self._api.stop()
         if self._pipeline is not None:
             self._pipeline.stop(DRAIN_TIMEOUT_S)
+        if self._pipeline is not None:
+            self.groups.close()
+            self._rules.close()
+        self._control.shutdown(wait=True)
         self.store.close(DRAIN_TIMEOUT_S)
 
     def _ingest_raw(self, documents: list[bytes], size: int) -> bool:

@@ -13,7 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from fluoroscope.errors import DocumentError
+from fluoroscope.model.facts import Call, Status, TraceFacts, Visit
 from fluoroscope.model.segment import Document
+from fluoroscope.model.services import ServiceId
+from fluoroscope.model.statistics import Contribution, add_into, contribution, difference
 from fluoroscope.model.summary import TraceSummary, summarize
 from fluoroscope.model.trace import Completeness, TraceTree, supersedes
 from fluoroscope.store.store import TraceSink
@@ -74,6 +77,7 @@ class _Trace:
     __slots__ = (
         "annotations",
         "completeness",
+        "counted",
         "documents",
         "loaded",
         "over_limit",
@@ -103,6 +107,8 @@ class _Trace:
         self.annotations: object = None
         # The store batch that last wrote this trace; it may be forgotten once that commits.
         self.written_seq = 0
+        # What this trace has added to the service graph's statistics so far.
+        self.counted: Contribution = {}
 
 
 class Assembler:
@@ -114,8 +120,10 @@ class Assembler:
         registry: Registry,
         limits: AssemblyLimits = AssemblyLimits(),
         now: Callable[[], float] = time.time,
+        groups: Callable[[TraceSummary, TraceFacts], list[str]] | None = None,
     ) -> None:
         self._sink = sink
+        self._groups = groups
         self._limits = limits
         self._now = now
         self.stats = AssemblyStats(registry)
@@ -182,14 +190,15 @@ class Assembler:
         traces = []
         writes = []
         summaries: list[TraceSummary] = []
+        graph: Contribution = {}
         for trace in list(self._changed.values()):
             try:
+                tree = TraceTree([d.segment for d in trace.documents.values()])
                 summary = summarize(
-                    trace.trace_id,
-                    TraceTree([d.segment for d in trace.documents.values()]),
-                    trace.revision,
-                    limit_exceeded=trace.over_limit,
+                    trace.trace_id, tree, trace.revision, limit_exceeded=trace.over_limit
                 )
+                facts = summary.facts
+                counted = contribution(facts, self._groups_of(summary, facts))
             except Exception:  # a bug must cost one trace, never the pipeline
                 log.exception("cannot summarise trace %s; dropping its changes", trace.trace_id)
                 self.stats.failed.inc()
@@ -198,15 +207,18 @@ class Assembler:
                 continue
             traces.append(trace)
             summaries.append(summary)
+            add_into(graph, difference(counted, trace.counted))
+            trace.counted = counted
             writes.append(
                 TraceWrite(
                     summary,
                     [(d.id, d.raw) for d in trace.pending.values() if d.raw is not None],
                     trace.rowid,
                     annotations_changed=summary.annotations != trace.annotations,
+                    services=_services(facts),
                 )
             )
-        seq = self._sink.write(writes, self._now(), on_commit)
+        seq = self._sink.write(writes, self._now(), on_commit, graph)
         for trace, write, summary in zip(traces, writes, summaries, strict=True):
             trace.rowid = write.rowid
             trace.written_seq = seq
@@ -241,6 +253,12 @@ class Assembler:
                 for document in documents:
                     document.raw = None
                     merged[document.id] = document
+            if merged:
+                stored_tree = TraceTree([d.segment for d in merged.values()])
+                stored_summary = summarize(trace.trace_id, stored_tree, earlier.revision)
+                trace.counted = contribution(
+                    stored_summary.facts, self._groups_of(stored_summary, stored_summary.facts)
+                )
             for document in trace.documents.values():
                 old = merged.get(document.id)
                 if old is not None:
@@ -258,6 +276,12 @@ class Assembler:
             trace.revision += earlier.revision
             trace.rowid = earlier.rowid
             trace.over_limit = earlier.limit_exceeded or trace.size > self._limits.max_trace_bytes
+
+    def _groups_of(self, summary: TraceSummary, facts: TraceFacts) -> list[str]:
+        """ "" (all traces) and the names of the groups whose filters the trace matches."""
+        if self._groups is None:
+            return [""]
+        return ["", *self._groups(summary, facts)]
 
     def evict(self) -> None:
         """Forget stored traces that are done, idle, or over the memory bounds (oldest first)."""
@@ -296,3 +320,37 @@ class Assembler:
     def _forget(self, trace: _Trace) -> None:
         if self._traces.pop(trace.trace_id, None) is not None:
             self.bytes -= trace.size
+
+
+def _services(facts: TraceFacts) -> list[tuple[str, str, str, int, float]]:
+    """One row per service the trace visited or called into, with its status classes."""
+    rows: dict[ServiceId, list[float]] = {}
+    for visit in facts.visits:
+        row = rows.setdefault(visit.service, [0, 0.0])
+        row[0] = int(row[0]) | _flags(visit) | (_ROOT if visit.root else 0)
+        row[1] = max(row[1], visit.response_time)
+    for call in facts.calls:
+        if call.target.inferred and call.target.type != "client":
+            row = rows.setdefault(call.target, [_INFERRED, 0.0])
+            row[0] = int(row[0]) | _flags(call)
+            row[1] = max(row[1], call.response_time)
+    return [
+        (s.name, s.type or "", s.account_id or "", int(flags), longest)
+        for s, (flags, longest) in rows.items()
+    ]
+
+
+def _flags(entity: Visit | Call) -> int:
+    """Status bits as service() blocks test them: the class, plus raw error/throttle flags."""
+    bits = _STATUS_FLAG[entity.status]
+    if entity.error:
+        bits |= 2
+    if entity.throttle:
+        bits |= 4
+    return bits
+
+
+# trace_services.flags bits (see the schema).
+_STATUS_FLAG = {Status.FAULT: 1, Status.ERROR: 2, Status.THROTTLE: 4, Status.OK: 8}
+_ROOT = 16
+_INFERRED = 32

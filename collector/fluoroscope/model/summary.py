@@ -7,8 +7,11 @@ time.
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
+from fluoroscope.model.facts import TraceFacts, facts_of
 from fluoroscope.model.ids import trace_id_epoch
+from fluoroscope.model.rootcause import root_causes
 from fluoroscope.model.segment import AnnotationValue
 from fluoroscope.model.services import (
     ServiceId,
@@ -67,6 +70,19 @@ class TraceSummary:
     availability_zones: list[str] = field(default_factory=list)
     # Annotation keys beyond the 50 that X-Ray indexes.
     dropped_annotation_keys: int = 0
+    # Root causes, in the botocore shapes (see rootcause.py).
+    fault_root_causes: list[dict[str, Any]] = field(default_factory=list)
+    error_root_causes: list[dict[str, Any]] = field(default_factory=list)
+    response_time_root_causes: list[dict[str, Any]] = field(default_factory=list)
+    # True when the trace has inferred nodes (the ``inferred`` filter keyword).
+    inferred: bool = False
+    # Every visit and call: what service() and edge() filters look at.
+    facts: TraceFacts = field(default_factory=lambda: TraceFacts([], []))
+
+    @property
+    def ok(self) -> bool:
+        """Neither fault, error nor throttle (the ``ok`` filter keyword)."""
+        return not (self.has_fault or self.has_error or self.has_throttle)
 
     def to_api(self) -> dict[str, object]:
         """The botocore ``TraceSummary`` structure (without the query-dependent fields)."""
@@ -114,9 +130,9 @@ class TraceSummary:
         out["AvailabilityZones"] = [{"Name": zone} for zone in self.availability_zones]
         if self.entry_point is not None:
             out["EntryPoint"] = services[self.entry_point]
-        out["FaultRootCauses"] = []
-        out["ErrorRootCauses"] = []
-        out["ResponseTimeRootCauses"] = []
+        out["FaultRootCauses"] = self.fault_root_causes
+        out["ErrorRootCauses"] = self.error_root_causes
+        out["ResponseTimeRootCauses"] = self.response_time_root_causes
         return out
 
 
@@ -165,6 +181,12 @@ def summarize(
             summary.http_user_agent = request.user_agent
             summary.http_client_ip = request.client_ip
     _collect_services(tree, summary)
+    summary.inferred = any(service.inferred for service in summary.service_ids)
+    summary.facts = facts_of(tree)
+    faults, errors, slowest = root_causes(tree)
+    summary.fault_root_causes = faults
+    summary.error_root_causes = errors
+    summary.response_time_root_causes = slowest
     return summary
 
 

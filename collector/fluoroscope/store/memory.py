@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Sequence
 
+from fluoroscope.model.statistics import Contribution, add_into
 from fluoroscope.model.summary import TraceSummary
 from fluoroscope.store.types import StoredTrace, TraceWrite
 
@@ -16,6 +17,8 @@ class InMemoryTraceSink:
         self.traces: dict[str, StoredTrace] = {}
         self.summaries: dict[str, TraceSummary] = {}
         self.batches = 0
+        # The running sums of graph statistics, as the store keeps them.
+        self.graph: Contribution = {}
         self.committed_seq = 0
         self._documents: dict[str, dict[str, bytes]] = {}
         self._next_rowid = 1
@@ -40,9 +43,11 @@ class InMemoryTraceSink:
         writes: Sequence[TraceWrite],
         now: float,
         on_commit: Callable[[], None] | None = None,
+        graph: Contribution | None = None,
     ) -> int:
         """Apply every write; documents replace earlier ones with the same id."""
         self.batches += 1
+        add_into(self.graph, graph or {})
         for write in writes:
             summary = write.summary
             if write.rowid is None:

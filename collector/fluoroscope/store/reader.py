@@ -45,6 +45,10 @@ class TraceReader:
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
 
+    def connection(self) -> sqlite3.Connection:
+        """This thread's read connection (for the store's other readers)."""
+        return self._connection()
+
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:

@@ -7,6 +7,10 @@ own transaction, in order; a database newer than this code is refused rather tha
 import sqlite3
 
 from fluoroscope.errors import StoreError
+from fluoroscope.model.statistics import BUCKETS
+
+# The response-time histogram of graph_minutes: one column per bucket (model.statistics).
+HIST_COLUMNS = ", ".join(f"h{i} REAL NOT NULL DEFAULT 0" for i in range(BUCKETS))
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: traces with their summaries, raw documents, the annotation index.
@@ -58,6 +62,70 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (key, vtype, value, trace_rowid)
     ) WITHOUT ROWID;
     CREATE INDEX annotations_by_trace ON annotations (trace_rowid);
+    """,
+    # 2: services per trace (for service() filters), the service graph's per-minute
+    # statistics, and groups.
+    """
+    ALTER TABLE traces ADD COLUMN inferred INTEGER NOT NULL DEFAULT 0;
+
+    -- One row per service a trace visited (or inferred), with the status classes any of its
+    -- visits had: a pre-filter for service("name") { ... } expressions.
+    CREATE TABLE trace_services (
+        name        TEXT NOT NULL,
+        type        TEXT NOT NULL,   -- '' when the segments carry no origin
+        account     TEXT NOT NULL,
+        trace_rowid INTEGER NOT NULL,
+        flags       INTEGER NOT NULL, -- 1 fault, 2 error, 4 throttle, 8 ok, 16 root, 32 inferred
+        max_rt      REAL NOT NULL,    -- the longest response time of its visits
+        PRIMARY KEY (name, type, account, trace_rowid)
+    ) WITHOUT ROWID;
+    CREATE INDEX trace_services_by_trace ON trace_services (trace_rowid);
+
+    -- Node ("n") and edge ("e") statistics per minute, kept as running sums: each trace
+    -- revision adds the difference from what its previous revision contributed. grp is ''
+    -- for all traces, else a group's name.
+    CREATE TABLE graph_minutes (
+        grp          TEXT NOT NULL,
+        minute       INTEGER NOT NULL,
+        kind         TEXT NOT NULL,
+        src_name     TEXT NOT NULL,
+        src_type     TEXT NOT NULL,
+        src_account  TEXT NOT NULL,
+        src_inferred INTEGER NOT NULL,
+        dst_name     TEXT NOT NULL,
+        dst_type     TEXT NOT NULL,
+        dst_account  TEXT NOT NULL,
+        dst_inferred INTEGER NOT NULL,
+        ok           REAL NOT NULL,
+        error        REAL NOT NULL,
+        throttle     REAL NOT NULL,
+        fault        REAL NOT NULL,
+        total        REAL NOT NULL,
+        total_rt     REAL NOT NULL,
+        HIST_COLUMNS,
+        PRIMARY KEY (grp, minute, kind, src_name, src_type, src_account,
+                     dst_name, dst_type, dst_account)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE groups (
+        name          TEXT PRIMARY KEY,
+        arn           TEXT NOT NULL UNIQUE,
+        filter        TEXT,
+        insights      INTEGER NOT NULL,
+        notifications INTEGER NOT NULL,
+        updated_at    REAL NOT NULL
+    );
+    """.replace("HIST_COLUMNS", HIST_COLUMNS),
+    # 3: sampling rules (each a botocore SamplingRuleRecord, JSON) and small settings.
+    """
+    CREATE TABLE sampling_rules (
+        name   TEXT PRIMARY KEY,
+        record TEXT NOT NULL
+    );
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
     """,
 )
 

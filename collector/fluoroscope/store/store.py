@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from fluoroscope.errors import StoreError
+from fluoroscope.model.statistics import Contribution
 from fluoroscope.store.reader import TraceReader
 from fluoroscope.store.schema import migrate
 from fluoroscope.store.sqlite import DATABASE_FILE, connect
@@ -39,9 +40,13 @@ class TraceSink(Protocol):
         ...
 
     def write(
-        self, writes: Sequence[TraceWrite], now: float, on_commit: Callable[[], None] | None
+        self,
+        writes: Sequence[TraceWrite],
+        now: float,
+        on_commit: Callable[[], None] | None,
+        graph: Contribution | None = None,
     ) -> int:
-        """Queue the writes as one transaction; return its sequence number."""
+        """Queue the writes (and graph statistic changes) as one transaction; return its seq."""
         ...
 
 
@@ -88,10 +93,14 @@ class Store:
         return self.reader.traces(trace_ids)
 
     def write(
-        self, writes: Sequence[TraceWrite], now: float, on_commit: Callable[[], None] | None
+        self,
+        writes: Sequence[TraceWrite],
+        now: float,
+        on_commit: Callable[[], None] | None,
+        graph: Contribution | None = None,
     ) -> int:
         """Queue one transaction (TraceSink); blocks while the writer is behind."""
-        batch = self.writer.prepare(writes, now)
+        batch = self.writer.prepare(writes, now, graph)
         batch.on_commit = on_commit
         self.writer.submit(batch)
         return batch.seq

@@ -4,11 +4,12 @@ from typing import Any
 
 import orjson
 
+from fluoroscope.model.facts import Call, Status, TraceFacts, Visit
 from fluoroscope.model.services import ServiceId
 from fluoroscope.model.summary import TraceSummary
 from fluoroscope.model.trace import Completeness
 
-_FORMAT = 1
+_FORMAT = 3
 
 
 def encode(s: TraceSummary) -> bytes:
@@ -26,7 +27,9 @@ def encode(s: TraceSummary) -> bytes:
                 for (tag, value), holders in values.items()
             ],
             list(s.users.items()), s.resource_arns, s.instance_ids, s.availability_zones,
-            s.dropped_annotation_keys,
+            s.dropped_annotation_keys, s.fault_root_causes, s.error_root_causes,
+            s.response_time_root_causes, s.inferred,
+            [_visit(v) for v in s.facts.visits], [_call(c) for c in s.facts.calls],
         ]
     )  # fmt: skip
 
@@ -47,5 +50,38 @@ def decode(stored: bytes | str | list[Any]) -> TraceSummary:
         http_status=f[18], entry_point=f[19],
         service_ids=[ServiceId(*service) for service in f[20]],
         annotations=annotations, users=dict(f[22]), resource_arns=f[23], instance_ids=f[24],
-        availability_zones=f[25], dropped_annotation_keys=f[26],
+        availability_zones=f[25], dropped_annotation_keys=f[26], fault_root_causes=f[27],
+        error_root_causes=f[28], response_time_root_causes=f[29], inferred=f[30],
+        facts=TraceFacts(
+            [_read_visit(v) for v in f[31]], [_read_call(c) for c in f[32]]
+        ),
+    )  # fmt: skip
+
+
+def _visit(v: Visit) -> list[Any]:
+    return [
+        list(v.service), v.root, int(v.status), v.fault, v.error, v.throttle, v.in_progress,
+        v.start, v.end, v.http_status, v.http_url, v.http_method, v.http_user_agent,
+        v.http_client_ip, v.user,
+    ]  # fmt: skip
+
+
+def _read_visit(f: list[Any]) -> Visit:
+    return Visit(
+        ServiceId(*f[0]), f[1], Status(f[2]), f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10],
+        f[11], f[12], f[13], f[14],
+    )  # fmt: skip
+
+
+def _call(c: Call) -> list[Any]:
+    return [
+        list(c.source), list(c.target), int(c.status), c.fault, c.error, c.throttle,
+        c.in_progress, c.start, c.end, c.http_status, c.http_url, c.http_method,
+    ]  # fmt: skip
+
+
+def _read_call(f: list[Any]) -> Call:
+    return Call(
+        ServiceId(*f[0]), ServiceId(*f[1]), Status(f[2]), f[3], f[4], f[5], f[6], f[7], f[8],
+        f[9], f[10], f[11],
     )  # fmt: skip

@@ -17,6 +17,8 @@ class TraceWrite:
     rowid: int | None = None
     # Whether the annotation index rows must be rewritten (new or changed annotations).
     annotations_changed: bool = True
+    # (name, type, account, flags, longest response time) per service the trace visited.
+    services: list[tuple[str, str, str, int, float]] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import orjson
 
 from fluoroscope.errors import StoreError
+from fluoroscope.model.services import ServiceId
+from fluoroscope.model.statistics import BUCKETS, Contribution
 from fluoroscope.store import summary_codec
 from fluoroscope.store.types import TraceWrite
 
@@ -39,9 +41,10 @@ STATEMENT_VARIABLES = 8_192
 _TRACE_COLUMNS = (
     "rowid, trace_id, revision, start_time, end_time, id_time, updated_at, duration, "
     "response_time, http_status, http_method, http_url, http_useragent, http_clientip, "
-    "has_fault, has_error, has_throttle, is_partial, completeness, limit_exceeded, summary"
+    "has_fault, has_error, has_throttle, is_partial, completeness, limit_exceeded, summary, "
+    "inferred"
 )
-_TRACE_WIDTH = 21
+_TRACE_WIDTH = 22
 _TRACE_UPDATE = """
 ON CONFLICT (rowid) DO UPDATE SET
     revision = excluded.revision, start_time = excluded.start_time,
@@ -52,8 +55,20 @@ ON CONFLICT (rowid) DO UPDATE SET
     http_clientip = excluded.http_clientip, has_fault = excluded.has_fault,
     has_error = excluded.has_error, has_throttle = excluded.has_throttle,
     is_partial = excluded.is_partial, completeness = excluded.completeness,
-    limit_exceeded = excluded.limit_exceeded, summary = excluded.summary
+    limit_exceeded = excluded.limit_exceeded, summary = excluded.summary,
+    inferred = excluded.inferred
 """
+_GRAPH_COLUMNS = (
+    "grp, minute, kind, src_name, src_type, src_account, src_inferred, "
+    "dst_name, dst_type, dst_account, dst_inferred, ok, error, throttle, fault, total, total_rt, "
+    + ", ".join(f"h{i}" for i in range(BUCKETS))
+)
+_GRAPH_WIDTH = 17 + BUCKETS
+_GRAPH_UPDATE = "ON CONFLICT DO UPDATE SET " + ", ".join(
+    f"{column} = {column} + excluded.{column}"
+    for column in ["ok", "error", "throttle", "fault", "total", "total_rt"]
+    + [f"h{i}" for i in range(BUCKETS)]
+)
 
 
 @dataclass(slots=True)
@@ -64,7 +79,11 @@ class WriteBatch:
     traces: list[object]
     documents: list[object]
     stale_annotations: list[int]
+    # Traces written before: their per-service rows are replaced.
+    updated: list[int]
     annotations: list[object]
+    services: list[object]
+    graph: list[object]
     trace_count: int
     document_count: int
     on_commit: Callable[[], None] | None = None
@@ -136,6 +155,18 @@ class TraceWriter:
             4,
             self._max_variables,
         )
+        self._services = _MultiRow(
+            "INSERT OR REPLACE INTO trace_services "
+            "(name, type, account, trace_rowid, flags, max_rt)",
+            6,
+            self._max_variables,
+        )
+        self._graph = _MultiRow(
+            f"INSERT INTO graph_minutes ({_GRAPH_COLUMNS})",
+            _GRAPH_WIDTH,
+            self._max_variables,
+            _GRAPH_UPDATE,
+        )
         self._next_seq = 1
         self.committed_seq = 0
         self._queue: queue.Queue[WriteBatch | None] = queue.Queue(QUEUE_BATCHES)
@@ -170,7 +201,9 @@ class TraceWriter:
         """Whether the writer thread is running."""
         return self._thread is not None and self._thread.is_alive()
 
-    def prepare(self, writes: Sequence[TraceWrite], now: float) -> WriteBatch:
+    def prepare(
+        self, writes: Sequence[TraceWrite], now: float, graph: Contribution | None = None
+    ) -> WriteBatch:
         """Lay out writes for one transaction, assigning rowids to first writes.
 
         Called from the pipeline thread only (it is the only one that hands out rowids).
@@ -178,14 +211,18 @@ class TraceWriter:
         traces: list[object] = []
         documents: list[object] = []
         stale: list[int] = []
+        updated: list[int] = []
         annotations: list[object] = []
+        services: list[object] = []
         document_count = 0
         for write in writes:
             if write.rowid is None:
                 write.rowid = self._next_rowid
                 self._next_rowid += 1
-            elif write.annotations_changed:
-                stale.append(write.rowid)
+            else:
+                updated.append(write.rowid)
+                if write.annotations_changed:
+                    stale.append(write.rowid)
             rowid = write.rowid
             s = write.summary
             traces += (
@@ -193,7 +230,7 @@ class TraceWriter:
                 s.duration, s.response_time, s.http_status, s.http_method, s.http_url,
                 s.http_user_agent, s.http_client_ip, s.has_fault, s.has_error,
                 s.has_throttle, s.is_partial, int(s.completeness), s.limit_exceeded,
-                summary_codec.encode(s).decode(),
+                summary_codec.encode(s).decode(), s.inferred,
             )  # fmt: skip
             for doc_id, raw in write.documents:
                 documents += (rowid, doc_id, raw.decode())
@@ -202,9 +239,22 @@ class TraceWriter:
                 for key, values in s.annotations.items():
                     for tag, value in values:
                         annotations += (key, tag, value, rowid)
+            for name, kind, account, flags, longest in write.services:
+                services += (name, kind, account, rowid, flags, longest)
         seq = self._next_seq
         self._next_seq += 1
-        return WriteBatch(seq, traces, documents, stale, annotations, len(writes), document_count)
+        return WriteBatch(
+            seq,
+            traces,
+            documents,
+            stale,
+            updated,
+            annotations,
+            services,
+            _graph_rows(graph or {}),
+            len(writes),
+            document_count,
+        )
 
     def submit(self, batch: WriteBatch, timeout: float | None = None) -> None:
         """Queue a prepared batch; blocks while the writer is behind (backpressure)."""
@@ -222,18 +272,23 @@ class TraceWriter:
             connection.execute("BEGIN")
             self._traces.run(connection, batch.traces)
             self._documents.run(connection, batch.documents)
-            for offset in range(0, len(batch.stale_annotations), self._max_variables):
-                chunk = batch.stale_annotations[offset : offset + self._max_variables]
-                connection.execute(
-                    f"DELETE FROM annotations WHERE trace_rowid IN ({', '.join('?' * len(chunk))})",
-                    chunk,
-                )
+            self._delete(connection, "annotations", batch.stale_annotations)
+            self._delete(connection, "trace_services", batch.updated)
             self._annotations.run(connection, batch.annotations)
+            self._services.run(connection, batch.services)
+            self._graph.run(connection, batch.graph)
             connection.execute("COMMIT")
         except sqlite3.Error as exc:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             raise StoreError(f"writing {batch.trace_count} traces failed: {exc}") from exc
+
+    def _delete(self, connection: sqlite3.Connection, table: str, rowids: list[int]) -> None:
+        """Delete a table's rows for these traces (they are rewritten in the same batch)."""
+        for offset in range(0, len(rowids), self._max_variables):
+            chunk = rowids[offset : offset + self._max_variables]
+            marks = ", ".join("?" * len(chunk))
+            connection.execute(f"DELETE FROM {table} WHERE trace_rowid IN ({marks})", chunk)
 
     def _run(self) -> None:
         next_retention = self._now() + 5.0
@@ -300,6 +355,7 @@ class TraceWriter:
             for table, column in (
                 ("documents", "trace_rowid"),
                 ("annotations", "trace_rowid"),
+                ("trace_services", "trace_rowid"),
                 ("traces", "rowid"),
             ):
                 connection.execute(
@@ -312,3 +368,16 @@ class TraceWriter:
                 connection.execute("ROLLBACK")
             raise StoreError(f"retention delete failed: {exc}") from exc
         return count
+
+
+def _graph_rows(graph: Contribution) -> list[object]:
+    rows: list[object] = []
+    for (group, kind, minute, source, target), values in graph.items():
+        rows += (group, minute, kind, *_service_columns(source), *_service_columns(target), *values)
+    return rows
+
+
+def _service_columns(service: ServiceId | None) -> tuple[str, str, str, bool]:
+    if service is None:
+        return ("", "", "", False)
+    return (service.name, service.type or "", service.account_id or "", service.inferred)

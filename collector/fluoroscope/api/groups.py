@@ -1,0 +1,223 @@
+"""Groups: CreateGroup, GetGroup, GetGroups, UpdateGroup, DeleteGroup, and the catalog the
+rest of the collector reads group filters from.
+
+A group is a named filter expression. Traces are classified into groups when they are written,
+so a changed filter applies to traces that arrive afterwards (X-Ray's ``ContainsOldGroupVersions``
+says when a window spans a change).
+"""
+
+import asyncio
+import hashlib
+import re
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any
+
+from fluoroscope.api import protocol, tokens
+from fluoroscope.errors import ApiError, FilterSyntaxError
+from fluoroscope.filters.ast import Node
+from fluoroscope.filters.evaluate import matches
+from fluoroscope.filters.parser import parse
+from fluoroscope.model.facts import TraceFacts
+from fluoroscope.model.summary import TraceSummary
+from fluoroscope.store.groups import GroupRecord, GroupTable
+
+REGION = "us-east-1"
+ACCOUNT = "000000000000"
+GROUP_LIMIT = 25
+PAGE_SIZE = 100
+_NAME = re.compile(r"[A-Za-z0-9_\-.]{1,32}")
+
+
+def parse_filter(text: str, member: str = "FilterExpression") -> Node:
+    """Parse an expression from a request, as InvalidRequestException when it is malformed."""
+    try:
+        return parse(text)
+    except FilterSyntaxError as exc:
+        raise ApiError(f"{member}: {exc}") from None
+
+
+class GroupCatalog:
+    """Every group with its parsed filter; read by any thread, changed by the API."""
+
+    def __init__(self, table: GroupTable, now: Callable[[], float] = time.time) -> None:
+        self._table = table
+        self._now = now
+        self._records: dict[str, GroupRecord] = {}
+        # Name and ARN -> parsed filter (None: the group has no filter and matches everything).
+        self.filters: dict[str, Node | None] = {}
+
+    def load(self) -> None:
+        """Read every group from the store."""
+        self._publish({r.name: r for r in self._table.all()})
+
+    def _publish(self, records: dict[str, GroupRecord]) -> None:
+        filters: dict[str, Node | None] = {}
+        for record in records.values():
+            try:
+                parsed = parse(record.filter) if record.filter else None
+            except FilterSyntaxError:
+                parsed = None  # stored by a version with another grammar; match nothing new
+            filters[record.name] = parsed
+            filters[record.arn] = parsed
+        # Readers on other threads see either the old mappings or the new, never a mix.
+        self._records = records
+        self.filters = filters
+
+    def find(self, name: str | None, arn: str | None) -> GroupRecord:
+        """The group named by name or ARN, or InvalidRequestException."""
+        for record in self._records.values():
+            if record.name == name or (arn is not None and record.arn == arn):
+                return record
+        raise ApiError("Group not found")
+
+    def resolve(self, name: str | None, arn: str | None) -> tuple[str, float] | None:
+        """(name, last change) of the group a graph request names; None when it names none."""
+        if name is None and arn is None:
+            return None
+        record = self.find(name, arn)
+        return record.name, record.updated_at
+
+    def classify(self, summary: TraceSummary, facts: TraceFacts) -> list[str]:
+        """The names of the groups a trace belongs to (for the graph's group statistics)."""
+        del facts  # the summary carries its facts
+        filters = self.filters
+        return [
+            record.name
+            for record in self._records.values()
+            if (expression := filters.get(record.name)) is None
+            or matches(expression, summary, filters)
+        ]
+
+    def create(
+        self, name: str, text: str | None, insights: bool, notifications: bool
+    ) -> GroupRecord:
+        """Add a group, or InvalidRequestException."""
+        if not _NAME.fullmatch(name):
+            raise ApiError("GroupName must be 1-32 letters, digits, '.', '_' or '-'")
+        if len(self._records) >= GROUP_LIMIT:
+            raise ApiError(f"at most {GROUP_LIMIT} groups can exist")
+        if text:
+            parse_filter(text)
+        unique = hashlib.blake2b(f"{name}{self._now()}".encode(), digest_size=12).hexdigest()
+        record = GroupRecord(
+            name, f"arn:aws:xray:{REGION}:{ACCOUNT}:group/{name}/{unique.upper()}",
+            text or None, insights, notifications, self._now(),
+        )  # fmt: skip
+        if not self._table.insert(record):
+            raise ApiError(f"a group named {name} already exists")
+        self._publish({**self._records, name: record})
+        return record
+
+    def update(
+        self,
+        record: GroupRecord,
+        text: str | None,
+        insights: bool | None,
+        notifications: bool | None,
+    ) -> GroupRecord:
+        """Change a group's filter or settings."""
+        if text:
+            parse_filter(text)
+        changed = GroupRecord(
+            record.name, record.arn, record.filter if text is None else (text or None),
+            record.insights if insights is None else insights,
+            record.notifications if notifications is None else notifications,
+            self._now() if text is not None and text != record.filter else record.updated_at,
+        )  # fmt: skip
+        self._table.update(changed)
+        self._publish({**self._records, record.name: changed})
+        return changed
+
+    def delete(self, record: GroupRecord) -> None:
+        """Remove a group."""
+        self._table.delete(record.name)
+        self._publish({k: v for k, v in self._records.items() if k != record.name})
+
+    def all(self) -> list[GroupRecord]:
+        """Every group, by name."""
+        return sorted(self._records.values(), key=lambda r: r.name)
+
+    def close(self) -> None:
+        """Release the group table's connection."""
+        self._table.close()
+
+
+class GroupOperations:
+    """Handlers for the group operations."""
+
+    def __init__(self, catalog: GroupCatalog, executor: Executor) -> None:
+        self._catalog = catalog
+        self._executor = executor
+
+    async def _run(self, call: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call, *args)
+
+    async def create_group(self, body: dict[str, Any]) -> object:
+        """CreateGroup."""
+        name = protocol.string(body, "GroupName", required=True, min_length=1, max_length=32)
+        assert name is not None
+        text = protocol.string(body, "FilterExpression")
+        insights, notifications = _insights(body)
+        record = await self._run(
+            self._catalog.create, name, text, bool(insights), bool(notifications)
+        )
+        return {"Group": _group(record)}
+
+    def _named(self, body: dict[str, Any]) -> GroupRecord:
+        name = protocol.string(body, "GroupName", min_length=1, max_length=32)
+        arn = protocol.string(body, "GroupARN", min_length=1, max_length=400)
+        if name is None and arn is None:
+            raise ApiError("GroupName or GroupARN is required")
+        return self._catalog.find(name, arn)
+
+    async def get_group(self, body: dict[str, Any]) -> object:
+        """GetGroup."""
+        return {"Group": _group(self._named(body))}
+
+    async def get_groups(self, body: dict[str, Any]) -> object:
+        """GetGroups, a page of 100 at a time."""
+        token = protocol.string(body, "NextToken", min_length=1, max_length=100)
+        records = self._catalog.all()
+        start = 0
+        if token is not None:
+            start = int(tokens.decode(token, "groups").get("after", 0))
+        page = records[start : start + PAGE_SIZE]
+        reply: dict[str, object] = {"Groups": [_group(r) for r in page]}
+        if start + PAGE_SIZE < len(records):
+            reply["NextToken"] = tokens.encode("groups", {"after": start + PAGE_SIZE})
+        return reply
+
+    async def update_group(self, body: dict[str, Any]) -> object:
+        """UpdateGroup."""
+        record = self._named(body)
+        text = protocol.string(body, "FilterExpression")
+        insights, notifications = _insights(body)
+        changed = await self._run(self._catalog.update, record, text, insights, notifications)
+        return {"Group": _group(changed)}
+
+    async def delete_group(self, body: dict[str, Any]) -> object:
+        """DeleteGroup."""
+        await self._run(self._catalog.delete, self._named(body))
+        return {}
+
+
+def _insights(body: dict[str, Any]) -> tuple[bool | None, bool | None]:
+    config = protocol.structure(body, "InsightsConfiguration")
+    if config is None:
+        return None, None
+    return protocol.boolean(config, "InsightsEnabled"), protocol.boolean(
+        config, "NotificationsEnabled"
+    )
+
+
+def _group(record: GroupRecord) -> dict[str, object]:
+    out: dict[str, object] = {"GroupName": record.name, "GroupARN": record.arn}
+    if record.filter is not None:
+        out["FilterExpression"] = record.filter
+    out["InsightsConfiguration"] = {
+        "InsightsEnabled": record.insights,
+        "NotificationsEnabled": record.notifications,
+    }
+    return out

@@ -1,0 +1,166 @@
+"""What a trace says about the service graph: each service visit and each call between nodes.
+
+Facts are derived from a :class:`TraceTree` once per revision. The same facts feed three
+things, so they always agree: the per-trace rows that filter expressions query, the service
+graph's statistics, and the in-memory evaluation of filters.
+
+Status classes are exclusive, as X-Ray's statistics are (Ok + Error + Fault = Total): fault
+(5xx or ``fault``) over throttle (429 or ``throttle``) over error (other 4xx or ``error``) over ok.
+"""
+
+import enum
+from dataclasses import dataclass
+
+from fluoroscope.model.segment import Segment
+from fluoroscope.model.services import ServiceId, inferred_service, is_downstream_call, service_of
+from fluoroscope.model.trace import TraceTree
+
+CLIENT_TYPE = "client"
+
+
+class Status(enum.IntEnum):
+    """The exclusive status class of one entity."""
+
+    OK = 0
+    ERROR = 1
+    THROTTLE = 2
+    FAULT = 3
+
+
+def status_of(entity: Segment) -> Status:
+    """Classify an entity by its flags and HTTP status."""
+    status = entity.status
+    if entity.fault or (status is not None and status >= 500):
+        return Status.FAULT
+    if entity.throttle or status == 429:
+        return Status.THROTTLE
+    if entity.error or (status is not None and 400 <= status < 500):
+        return Status.ERROR
+    return Status.OK
+
+
+@dataclass(slots=True, frozen=True)
+class Visit:
+    """One segment: a service handling one request."""
+
+    service: ServiceId
+    root: bool
+    status: Status
+    # Raw flags, since several can be set at once (a downstream 429 may cause a local 500).
+    fault: bool
+    error: bool
+    throttle: bool
+    in_progress: bool
+    start: float
+    end: float
+    http_status: int | None
+    http_url: str | None
+    http_method: str | None
+    http_user_agent: str | None
+    http_client_ip: str | None
+    user: str | None
+
+    @property
+    def response_time(self) -> float:
+        """Seconds from start to end (to start, while in progress)."""
+        return self.end - self.start
+
+
+@dataclass(slots=True, frozen=True)
+class Call:
+    """One call from a node to another: the caller's subsegment, or the client's request."""
+
+    source: ServiceId
+    target: ServiceId
+    status: Status
+    fault: bool
+    error: bool
+    throttle: bool
+    in_progress: bool
+    start: float
+    end: float
+    http_status: int | None
+    http_url: str | None
+    http_method: str | None
+
+    @property
+    def response_time(self) -> float:
+        """Seconds from start to end, as the caller saw it."""
+        return self.end - self.start
+
+
+@dataclass(slots=True)
+class TraceFacts:
+    """Every visit and call of one trace."""
+
+    visits: list[Visit]
+    calls: list[Call]
+
+
+def client_of(root: ServiceId) -> ServiceId:
+    """The synthetic node that stands for whoever called a root service."""
+    return ServiceId(root.name, CLIENT_TYPE, None, True)
+
+
+def facts_of(tree: TraceTree) -> TraceFacts:
+    """Derive the visits and calls of a trace."""
+    visits: list[Visit] = []
+    calls: list[Call] = []
+    services: dict[str, ServiceId] = {}
+    for segment in tree.segments:
+        service = service_of(segment)
+        services[segment.id] = service
+        root = segment.parent_id is None
+        visit = _visit(segment, service, root)
+        visits.append(visit)
+        if root:
+            calls.append(_call(segment, client_of(service), service))
+    for entity in tree.entities.values():
+        callee = tree.callees.get(entity.id)
+        if callee is None and not is_downstream_call(entity):
+            continue
+        owner = tree.owner.get(entity.id)
+        if owner is None or owner not in services:
+            continue  # a call from a subsegment whose segment never arrived
+        target = services[callee.id] if callee is not None else inferred_service(entity)
+        calls.append(_call(entity, services[owner], target))
+    return TraceFacts(visits, calls)
+
+
+def _visit(segment: Segment, service: ServiceId, root: bool) -> Visit:
+    request = segment.http.request if segment.http is not None else None
+    return Visit(
+        service=service,
+        root=root,
+        status=status_of(segment),
+        fault=segment.fault,
+        error=segment.error,
+        throttle=segment.throttle,
+        in_progress=segment.in_progress,
+        start=segment.start_time,
+        end=segment.end,
+        http_status=segment.status,
+        http_url=request.url if request is not None else None,
+        http_method=request.method if request is not None else None,
+        http_user_agent=request.user_agent if request is not None else None,
+        http_client_ip=request.client_ip if request is not None else None,
+        user=segment.user,
+    )
+
+
+def _call(entity: Segment, source: ServiceId, target: ServiceId) -> Call:
+    request = entity.http.request if entity.http is not None else None
+    return Call(
+        source=source,
+        target=target,
+        status=status_of(entity),
+        fault=entity.fault,
+        error=entity.error,
+        throttle=entity.throttle,
+        in_progress=entity.in_progress,
+        start=entity.start_time,
+        end=entity.end,
+        http_status=entity.status,
+        http_url=request.url if request is not None else None,
+        http_method=request.method if request is not None else None,
+    )

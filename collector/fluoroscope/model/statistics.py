@@ -1,0 +1,106 @@
+"""A trace's contribution to the service graph's per-minute statistics.
+
+Each completed visit counts for its node, each completed call for its edge (and, when the
+callee sent nothing, for the inferred node it leads to), in the minute it ended. A trace's
+contribution is recomputed whole at every revision and the store applies only the difference
+from the previous one, so every entity counts exactly once however often its trace changes.
+
+Response times go into :data:`BUCKETS` log-spaced buckets (milliseconds doubling from 1 ms to
+16 s); X-Ray does not publish its bucketing, and a histogram entry reports its bucket's
+geometric middle.
+"""
+
+import math
+from collections.abc import Sequence
+
+from fluoroscope.model.facts import Call, Status, TraceFacts, Visit
+from fluoroscope.model.services import ServiceId
+
+BUCKETS = 16
+MINUTE = 60
+
+# (group, kind "n" node | "e" edge, minute, source, target or None); group "" is every trace.
+StatKey = tuple[str, str, int, ServiceId, ServiceId | None]
+# ok, error, throttle, fault, total, total response time, then BUCKETS histogram counts.
+STAT_WIDTH = 6 + BUCKETS
+Contribution = dict[StatKey, list[float]]
+
+
+def bucket_of(seconds: float) -> int:
+    """The histogram bucket of a response time."""
+    millis = seconds * 1000.0
+    if millis < 1.0:
+        return 0
+    return min(BUCKETS - 1, 1 + int(math.log2(millis)))
+
+
+def bucket_value(bucket: int) -> float:
+    """The response time (seconds) a bucket reports."""
+    if bucket == 0:
+        return 0.0005
+    low = 2.0 ** (bucket - 1)
+    return round(low * math.sqrt(2.0) / 1000.0, 6)
+
+
+def contribution(facts: TraceFacts, groups: Sequence[str] = ("",)) -> Contribution:
+    """Per-minute node and edge statistics of a trace's completed visits and calls.
+
+    The trace counts once for each of ``groups`` ("" standing for all traces).
+    """
+    out: Contribution = {}
+    for group in groups:
+        for visit in facts.visits:
+            if not visit.in_progress:
+                _count(out, (group, "n", _minute(visit.end), visit.service, None), visit)
+        for call in facts.calls:
+            if call.in_progress:
+                continue
+            minute = _minute(call.end)
+            _count(out, (group, "e", minute, call.source, call.target), call)
+            if call.target.inferred and call.target.type != "client":
+                _count(out, (group, "n", minute, call.target, None), call)
+    return out
+
+
+def difference(new: Contribution, old: Contribution) -> Contribution:
+    """``new`` minus ``old``, leaving out keys whose statistics did not change."""
+    delta: Contribution = {}
+    for key in new.keys() | old.keys():
+        after = new.get(key)
+        before = old.get(key)
+        if after is None:
+            assert before is not None
+            delta[key] = [-value for value in before]
+        elif before is None:
+            delta[key] = list(after)
+        elif after != before:
+            delta[key] = [a - b for a, b in zip(after, before, strict=True)]
+    return delta
+
+
+def add_into(total: Contribution, part: Contribution) -> None:
+    """Accumulate ``part`` into ``total``."""
+    for key, values in part.items():
+        current = total.get(key)
+        if current is None:
+            total[key] = list(values)
+        else:
+            for index, value in enumerate(values):
+                current[index] += value
+
+
+def _minute(moment: float) -> int:
+    return int(moment // MINUTE) * MINUTE
+
+
+def _count(out: Contribution, key: StatKey, entity: Visit | Call) -> None:
+    values = out.get(key)
+    if values is None:
+        values = out[key] = [0.0] * STAT_WIDTH
+    values[int(_COLUMN[entity.status])] += 1
+    values[4] += 1
+    values[5] += entity.response_time
+    values[6 + bucket_of(entity.response_time)] += 1
+
+
+_COLUMN = {Status.OK: 0, Status.ERROR: 1, Status.THROTTLE: 2, Status.FAULT: 3}

@@ -1,0 +1,170 @@
+"""Filter expressions to SQL conditions on the ``traces`` table.
+
+The SQL narrows the candidates through the indexes (annotations, services per trace, trace
+columns); the in-memory evaluator (:mod:`fluoroscope.filters.evaluate`) then confirms each
+candidate, so a condition here only has to be a superset of the matches. ``exact`` marks a
+condition that is not a superset but the very set, which ``!`` needs to stay correct. Values
+always travel as parameters; only column names chosen here appear in the SQL text.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from fluoroscope.filters.ast import (
+    And,
+    Annotation,
+    Compare,
+    Field,
+    Group,
+    Node,
+    Not,
+    Or,
+    Present,
+    Service,
+)
+from fluoroscope.model.summary import typed_value
+
+# Trace-level keywords stored as columns of ``traces``.
+_COLUMNS = {
+    "responsetime": "response_time",
+    "duration": "duration",
+    "http.status": "http_status",
+    "http.url": "http_url",
+    "http.method": "http_method",
+    "http.useragent": "http_useragent",
+    "http.clientip": "http_clientip",
+}
+_FLAGS = {
+    "fault": "has_fault",
+    "error": "has_error",
+    "throttle": "has_throttle",
+    "partial": "is_partial",
+    "inferred": "inferred",
+}
+_OK = "NOT (has_fault OR has_error OR has_throttle)"
+# trace_services.flags bits a bare keyword in a service() block tests.
+_SERVICE_BITS = {"fault": 1, "error": 2, "throttle": 4, "ok": 8, "root": 16}
+_COMPARISONS = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+MAX_GROUP_DEPTH = 8
+
+
+@dataclass(slots=True)
+class Condition:
+    """A parameterised SQL condition, and whether it selects exactly the matches."""
+
+    sql: str
+    params: list[object] = field(default_factory=list)
+    exact: bool = True
+
+
+def compile_filter(node: Node, groups: Mapping[str, Node | None] | None = None) -> Condition | None:
+    """The narrowest condition this module can build for ``node`` (None: no restriction)."""
+    return _compile(node, groups or {}, 0)
+
+
+def _compile(node: Node, groups: Mapping[str, Node | None], depth: int) -> Condition | None:
+    if isinstance(node, And):
+        left = _compile(node.left, groups, depth)
+        right = _compile(node.right, groups, depth)
+        if left is None or right is None:
+            kept = left or right
+            return Condition(kept.sql, kept.params, exact=False) if kept else None
+        return Condition(
+            f"({left.sql}) AND ({right.sql})",
+            left.params + right.params,
+            left.exact and right.exact,
+        )
+    if isinstance(node, Or):
+        left = _compile(node.left, groups, depth)
+        right = _compile(node.right, groups, depth)
+        if left is None or right is None:
+            return None
+        exact = left.exact and right.exact
+        return Condition(f"({left.sql}) OR ({right.sql})", left.params + right.params, exact)
+    if isinstance(node, Not):
+        inner = _compile(node.operand, groups, depth)
+        if inner is None or not inner.exact:
+            return None
+        return Condition(f"NOT ({inner.sql})", inner.params)
+    if isinstance(node, Present):
+        return _present(node.subject)
+    if isinstance(node, Compare):
+        return _compare(node)
+    if isinstance(node, Service):
+        return _service(node)
+    if isinstance(node, Group):
+        if node.op != "=" or depth >= MAX_GROUP_DEPTH or node.value not in groups:
+            return None
+        expression = groups[node.value]
+        return None if expression is None else _compile(expression, groups, depth + 1)
+    return None  # edges, root causes and any-segment strings are checked in memory only
+
+
+def _present(subject: Field | Annotation) -> Condition | None:
+    if isinstance(subject, Annotation):
+        return Condition(
+            "rowid IN (SELECT trace_rowid FROM annotations WHERE key = ?)", [subject.key]
+        )
+    if subject.name in _FLAGS:
+        return Condition(_FLAGS[subject.name])
+    if subject.name == "ok":
+        return Condition(_OK)
+    if subject.name in _COLUMNS:
+        return Condition(f"{_COLUMNS[subject.name]} IS NOT NULL")
+    return None
+
+
+def _compare(node: Compare) -> Condition | None:
+    subject, op, value = node.subject, node.op, node.value
+    if isinstance(subject, Annotation):
+        tag, typed = typed_value(value)
+        test, params = _test("value", op, typed)
+        return Condition(
+            "rowid IN (SELECT trace_rowid FROM annotations "
+            f"WHERE key = ? AND vtype = ? AND {test})",
+            [subject.key, tag, *params],
+        )
+    if subject.name in _FLAGS and isinstance(value, bool) and op in ("=", "!="):
+        truth = value if op == "=" else not value
+        return Condition(_FLAGS[subject.name] if truth else f"NOT {_FLAGS[subject.name]}")
+    if subject.name == "ok" and isinstance(value, bool) and op in ("=", "!="):
+        truth = value if op == "=" else not value
+        return Condition(_OK if truth else f"NOT ({_OK})")
+    if subject.name in _COLUMNS and not isinstance(value, bool):
+        test, params = _test(_COLUMNS[subject.name], op, value)
+        return Condition(test, params)
+    return None
+
+
+def _test(column: str, op: str, value: object) -> tuple[str, list[object]]:
+    if op == "contains":
+        return f"instr({column}, ?) > 0", [value]
+    if op == "beginswith":
+        return f"substr({column}, 1, length(?)) = ?", [value, value]
+    if op == "endswith":
+        return f"(length(?) = 0 OR substr({column}, -length(?)) = ?)", [value, value, value]
+    return f"{column} {_COMPARISONS[op]} ?", [value]
+
+
+def _service(node: Service) -> Condition:
+    conditions = []
+    params: list[object] = []
+    if node.node is not None:
+        for column, value in (
+            ("name", node.node.name),
+            ("type", node.node.type),
+            ("account", node.node.account_id),
+        ):
+            if value is not None:
+                conditions.append(f"{column} = ?")
+                params.append(value)
+    exact = node.block is None
+    if isinstance(node.block, Present) and isinstance(node.block.subject, Field):
+        bit = _SERVICE_BITS.get(node.block.subject.name)
+        if bit is not None:
+            conditions.append(f"flags & {bit}")
+            exact = True
+    where = " AND ".join(conditions) if conditions else "1"
+    return Condition(
+        f"rowid IN (SELECT trace_rowid FROM trace_services WHERE {where})", params, exact
+    )

@@ -1,0 +1,90 @@
+"""Reading the service graph's per-minute statistics, summed over a window."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from fluoroscope.model.services import ServiceId
+from fluoroscope.model.statistics import BUCKETS
+from fluoroscope.store.reader import TraceReader
+
+_KEY = (
+    "kind, src_name, src_type, src_account, src_inferred, "
+    "dst_name, dst_type, dst_account, dst_inferred"
+)
+
+
+@dataclass(slots=True)
+class GraphRow:
+    """A node's or an edge's statistics summed over a window (or one period of it)."""
+
+    kind: str  # "n" node, "e" edge
+    source: ServiceId
+    target: ServiceId | None
+    first_minute: int
+    last_minute: int
+    # ok, error, throttle, fault, total, total response time, then the histogram buckets.
+    values: list[float]
+
+
+class GraphReader:
+    """Queries over ``graph_minutes``, on the store's reader connections."""
+
+    def __init__(self, reader: TraceReader) -> None:
+        self._reader = reader
+
+    def window(self, group: str, start: float, end: float) -> list[GraphRow]:
+        """Every node and edge with statistics in minutes overlapping [start, end)."""
+        return self._query(group, start, end, None)
+
+    def periods(
+        self, group: str, start: float, end: float, period: int
+    ) -> dict[int, list[GraphRow]]:
+        """Statistics per period (aligned to multiples of ``period`` seconds)."""
+        rows = self._query(group, start, end, period)
+        out: dict[int, list[GraphRow]] = {}
+        for row in rows:
+            out.setdefault(row.first_minute - row.first_minute % period, []).append(row)
+        return out
+
+    def _query(self, group: str, start: float, end: float, period: int | None) -> list[GraphRow]:
+        bucket = f", minute - minute % {int(period)}" if period else ""
+        sql = (
+            "SELECT json_group_array(json_array(" + _KEY + ", first, last, " + _SUMS_ALIASES + ")) "
+            "FROM (SELECT "
+            + _KEY
+            + ", min(minute) AS first, max(minute) AS last, "
+            + _SUMS_NAMED
+            + " FROM graph_minutes WHERE grp = ? AND minute > ? AND minute < ? "
+            "GROUP BY " + _KEY + bucket + " HAVING sum(total) > 0)"
+        )
+        # A minute [m, m + 60) overlaps the window when m > start - 60 and m < end.
+        connection = self._reader.connection()
+        (result,) = connection.execute(sql, (group, start - 60, end)).fetchone()
+        return [_row(values) for values in orjson.loads(result)]
+
+
+_SUMS_NAMED = ", ".join(
+    [f"sum({c}) AS s_{c}" for c in ("ok", "error", "throttle", "fault", "total", "total_rt")]
+    + [f"sum(h{i}) AS s_h{i}" for i in range(BUCKETS)]
+)
+_SUMS_ALIASES = ", ".join(
+    [f"s_{c}" for c in ("ok", "error", "throttle", "fault", "total", "total_rt")]
+    + [f"s_h{i}" for i in range(BUCKETS)]
+)
+
+
+def _row(values: list[Any]) -> GraphRow:
+    kind = str(values[0])
+    source = _service(values[1:5])
+    target = _service(values[5:9]) if kind == "e" else None
+    return GraphRow(
+        kind, source, target, int(values[9]), int(values[10]), [float(v) for v in values[11:]]
+    )
+
+
+def _service(values: Sequence[Any]) -> ServiceId:
+    name, kind, account, inferred = values
+    return ServiceId(str(name), str(kind) or None, str(account) or None, bool(inferred))

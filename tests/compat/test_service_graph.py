@@ -1,0 +1,264 @@
+"""The service graph, trace graphs, time series and groups, built from real SDK traffic.
+
+Two services instrumented with the real aws-xray-sdk: ``api`` (an EC2 instance) takes requests,
+reads a DynamoDB table and calls ``orders`` over HTTP, which sends its own segment with the
+trace header it was given. Some requests fault, some are throttled downstream.
+"""
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aws_xray_sdk.core import AWSXRayRecorder
+
+from tests.compat.process import Collector
+from tests.compat.queries import eventually, wait_for_traces
+
+REQUESTS = 12
+EC2 = "AWS::EC2::Instance"
+
+
+def _request(api: AWSXRayRecorder, orders: AWSXRayRecorder, number: int) -> str:
+    """One request through both services; returns its trace id."""
+    segment = api.begin_segment("api")
+    segment.origin = EC2
+    segment.put_annotation("customer", "acme" if number % 2 == 0 else "globex")
+    table = api.begin_subsegment("DynamoDB", "aws")
+    table.set_aws({"operation": "GetItem", "table_name": "orders-table"})
+    api.end_subsegment()
+    call = api.begin_subsegment("orders", "remote")
+    downstream = orders.begin_segment("orders", traceid=segment.trace_id, parent_id=call.id)
+    throttled = number % 4 == 1
+    downstream.put_http_meta("status", 429 if throttled else 200)
+    orders.end_segment()
+    call.put_http_meta("status", 429 if throttled else 200)
+    api.end_subsegment()
+    segment.put_http_meta("status", 500 if number % 3 == 0 else 200)
+    api.end_segment()
+    return str(segment.trace_id)
+
+
+@pytest.fixture(scope="module")
+def traffic(
+    make_module_collector: Callable[..., Collector],
+) -> tuple[Collector, Any, list[str], float, float]:
+    """A collector that has seen REQUESTS requests through api and orders."""
+    from tests.compat.queries import xray_client
+
+    collector = make_module_collector()
+    client = xray_client(collector.endpoint_url)
+    recorders = []
+    for _ in range(2):
+        recorder = AWSXRayRecorder()
+        recorder.configure(
+            daemon_address=collector.daemon_address,
+            sampling=False,
+            context_missing="LOG_ERROR",
+            plugins=(),
+        )
+        recorders.append(recorder)
+    started = time.time()
+    trace_ids = [_request(recorders[0], recorders[1], n) for n in range(REQUESTS)]
+    wait_for_traces(client, trace_ids, lambda trace: len(trace["Segments"]) == 2)
+    for recorder in recorders:
+        recorder.emitter._socket.close()
+    return collector, client, trace_ids, started - 60, time.time() + 60
+
+
+def _by_name(services: list[dict[str, Any]]) -> dict[tuple[str, str | None], dict[str, Any]]:
+    return {(s["Name"], s.get("Type")): s for s in services}
+
+
+def _edge(services: list[dict[str, Any]], source: dict[str, Any], target: dict[str, Any]) -> Any:
+    (edge,) = [e for e in source["Edges"] if e["ReferenceId"] == target["ReferenceId"]]
+    return edge
+
+
+def test_the_service_graph_has_exactly_the_expected_nodes(traffic: Any) -> None:
+    """Client, api (EC2), orders, and the DynamoDB table as an inferred node."""
+    _, client, _, start, end = traffic
+
+    services = client.get_service_graph(StartTime=start, EndTime=end)["Services"]
+
+    assert set(_by_name(services)) == {
+        ("api", "client"),
+        ("api", EC2),
+        ("orders", None),
+        ("orders-table", "AWS::DynamoDB::Table"),
+    }
+
+
+def test_edges_carry_every_call_once_with_its_status(traffic: Any) -> None:
+    """Client->api counts the faults, api->orders the throttles, api->table every read."""
+    _, client, _, start, end = traffic
+    nodes = _by_name(client.get_service_graph(StartTime=start, EndTime=end)["Services"])
+    faults = sum(1 for n in range(REQUESTS) if n % 3 == 0)
+    throttles = sum(1 for n in range(REQUESTS) if n % 4 == 1)
+
+    entry = _edge(list(nodes.values()), nodes["api", "client"], nodes["api", EC2])
+    downstream = _edge(list(nodes.values()), nodes["api", EC2], nodes["orders", None])
+    table = _edge(
+        list(nodes.values()), nodes["api", EC2], nodes["orders-table", "AWS::DynamoDB::Table"]
+    )
+
+    assert entry["SummaryStatistics"]["TotalCount"] == REQUESTS
+    assert entry["SummaryStatistics"]["FaultStatistics"]["TotalCount"] == faults
+    assert downstream["SummaryStatistics"]["TotalCount"] == REQUESTS
+    assert downstream["SummaryStatistics"]["ErrorStatistics"]["ThrottleCount"] == throttles
+    assert table["SummaryStatistics"]["OkCount"] == REQUESTS
+
+
+def test_nodes_carry_their_own_statistics(traffic: Any) -> None:
+    """api's node counts its visits; the inferred table equals the edge into it; api is root."""
+    _, client, _, start, end = traffic
+
+    nodes = _by_name(client.get_service_graph(StartTime=start, EndTime=end)["Services"])
+
+    api = nodes["api", EC2]
+    assert api["Root"] is True
+    assert api["State"] == "active"
+    assert api["SummaryStatistics"]["TotalCount"] == REQUESTS
+    assert nodes["orders-table", "AWS::DynamoDB::Table"]["State"] == "unknown"
+    assert nodes["orders-table", "AWS::DynamoDB::Table"]["SummaryStatistics"]["OkCount"] == REQUESTS
+    assert "SummaryStatistics" not in nodes["api", "client"]
+    histogram = api["ResponseTimeHistogram"]
+    assert sum(entry["Count"] for entry in histogram) == REQUESTS
+
+
+def test_resending_a_segment_does_not_count_it_twice(traffic: Any) -> None:
+    """A trace revised by a resent document leaves the statistics unchanged."""
+    _collector, client, trace_ids, start, end = traffic
+    before = client.get_service_graph(StartTime=start, EndTime=end)["Services"]
+    trace = client.batch_get_traces(TraceIds=[trace_ids[0]])["Traces"][0]
+    documents = [segment["Document"] for segment in trace["Segments"]]
+
+    client.put_trace_segments(TraceSegmentDocuments=documents)
+    after = client.get_service_graph(StartTime=start, EndTime=end)["Services"]
+
+    assert after == before
+
+
+def test_a_trace_graph_covers_only_its_traces(traffic: Any) -> None:
+    """GetTraceGraph of two traces counts those two requests."""
+    _, client, trace_ids, _, _ = traffic
+
+    services = client.get_trace_graph(TraceIds=trace_ids[:2])["Services"]
+
+    nodes = _by_name(services)
+    assert nodes["api", EC2]["SummaryStatistics"]["TotalCount"] == 2
+    assert set(nodes) == {
+        ("api", "client"),
+        ("api", EC2),
+        ("orders", None),
+        ("orders-table", "AWS::DynamoDB::Table"),
+    }
+
+
+def test_time_series_for_a_service_sums_to_its_visits(traffic: Any) -> None:
+    """Per-minute service statistics for api add up to every request."""
+    _, client, _, start, end = traffic
+
+    series = client.get_time_series_service_statistics(
+        StartTime=start, EndTime=end, EntitySelectorExpression='service("api")', Period=60
+    )["TimeSeriesServiceStatistics"]
+
+    assert series
+    assert sum(p["ServiceSummaryStatistics"]["TotalCount"] for p in series) == REQUESTS
+    assert all(p["Timestamp"].timestamp() % 60 == 0 for p in series)
+
+
+def test_time_series_for_an_edge_reports_edge_statistics(traffic: Any) -> None:
+    """An edge selector gives EdgeSummaryStatistics."""
+    _, client, _, start, end = traffic
+
+    series = client.get_time_series_service_statistics(
+        StartTime=start, EndTime=end, EntitySelectorExpression='edge("api", "orders")', Period=300
+    )["TimeSeriesServiceStatistics"]
+
+    assert sum(p["EdgeSummaryStatistics"]["TotalCount"] for p in series) == REQUESTS
+
+
+def test_filter_expressions_find_traces_by_service_status_and_annotation(traffic: Any) -> None:
+    """service("api") { fault } AND annotation.customer = "acme" finds exactly those traces."""
+    _, client, trace_ids, start, end = traffic
+    expected = {trace_ids[n] for n in range(REQUESTS) if n % 3 == 0 and n % 2 == 0}
+
+    pages = client.get_paginator("get_trace_summaries").paginate(
+        StartTime=start,
+        EndTime=end,
+        FilterExpression='service("api") { fault } AND annotation.customer = "acme"',
+    )
+
+    found = {s["Id"] for page in pages for s in page["TraceSummaries"]}
+    assert found == expected
+
+
+def test_a_group_filters_summaries_and_the_graph(traffic: Any) -> None:
+    """A group created before traffic classifies it; group.name finds its traces."""
+    collector, client, _trace_ids, start, end = traffic
+    client.create_group(GroupName="throttled", FilterExpression="service() { throttle }")
+    recorders = []
+    for _ in range(2):
+        recorder = AWSXRayRecorder()
+        recorder.configure(
+            daemon_address=collector.daemon_address, sampling=False, plugins=(),
+            context_missing="LOG_ERROR",
+        )  # fmt: skip
+        recorders.append(recorder)
+    new_ids = [_request(recorders[0], recorders[1], n) for n in range(4)]
+    wait_for_traces(client, new_ids, lambda trace: len(trace["Segments"]) == 2)
+    for recorder in recorders:
+        recorder.emitter._socket.close()
+
+    found = {
+        s["Id"]
+        for s in client.get_trace_summaries(
+            StartTime=start, EndTime=end + 60, FilterExpression='group.name = "throttled"'
+        )["TraceSummaries"]
+    }
+    graph = eventually(
+        lambda: (
+            client.get_service_graph(StartTime=start, EndTime=end + 60, GroupName="throttled")[
+                "Services"
+            ]
+            or None
+        ),
+        "the group's graph",
+    )
+
+    assert new_ids[1] in found
+    assert new_ids[0] not in found
+    assert _by_name(graph)["api", EC2]["SummaryStatistics"]["TotalCount"] == 1
+    assert client.get_group(GroupName="throttled")["Group"]["FilterExpression"] == (
+        "service() { throttle }"
+    )
+    assert [g["GroupName"] for g in client.get_groups()["Groups"]] == ["throttled"]
+
+
+def test_group_errors_are_invalid_requests(traffic: Any) -> None:
+    """Duplicate names, unknown groups and malformed filters are refused as client errors."""
+    _, client, _, _, _ = traffic
+    client.create_group(GroupName="dup", FilterExpression="fault")
+
+    with pytest.raises(client.exceptions.InvalidRequestException):
+        client.create_group(GroupName="dup")
+    with pytest.raises(client.exceptions.InvalidRequestException):
+        client.get_group(GroupName="missing")
+    with pytest.raises(client.exceptions.InvalidRequestException, match="position"):
+        client.create_group(GroupName="bad", FilterExpression="service(")
+
+    client.delete_group(GroupName="dup")
+    with pytest.raises(client.exceptions.InvalidRequestException):
+        client.get_group(GroupName="dup")
+
+
+def test_a_syntax_error_names_the_position_and_what_was_expected(traffic: Any) -> None:
+    """GetTraceSummaries with a malformed expression is an InvalidRequestException."""
+    _, client, _, start, end = traffic
+
+    with pytest.raises(client.exceptions.InvalidRequestException) as caught:
+        client.get_trace_summaries(StartTime=start, EndTime=end, FilterExpression="duration >")
+
+    assert "position" in caught.value.response["Error"]["Message"]
+    assert "expected" in caught.value.response["Error"]["Message"]
