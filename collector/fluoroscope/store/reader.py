@@ -44,6 +44,7 @@ class TraceReader:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
+        self._generation = 0
 
     def connection(self) -> sqlite3.Connection:
         """This thread's read connection (for the store's other readers)."""
@@ -51,9 +52,10 @@ class TraceReader:
 
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is None:
+        if connection is None or getattr(self._local, "generation", -1) != self._generation:
             connection = connect(self._path, readonly=True, cache_kib=self._cache_kib)
             self._local.connection = connection
+            self._local.generation = self._generation
             with self._lock:
                 self._connections.append(connection)
         return connection
@@ -64,6 +66,8 @@ class TraceReader:
             for connection in self._connections:
                 connection.close()
             self._connections.clear()
+            # Threads holding a closed connection open a new one on their next query.
+            self._generation += 1
 
     def traces(self, trace_ids: Sequence[str]) -> dict[str, StoredTrace]:
         """Whole stored traces by id (documents in arrival order); unknown ids are absent."""
