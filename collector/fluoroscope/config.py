@@ -41,6 +41,8 @@ class Config:
     data_dir: Path
     udp: Address
     http: Address
+    otlp_grpc: Address | None
+    otlp_http: Address | None
     log_level: str
     retention_days: float
     flush_interval_ms: int
@@ -53,6 +55,9 @@ class Config:
     assembly_complete_linger_s: float
     max_trace_bytes: int
     ack_timeout_s: float
+    otlp_max_message_bytes: int
+    otlp_bearer_token: str | None
+    otlp_indexed_attributes: frozenset[str]
 
 
 def parse_address(value: object) -> Address:
@@ -67,6 +72,29 @@ def parse_address(value: object) -> Address:
     if not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError("the port must be a number from 0 to 65535")
     return Address(host, int(port))
+
+
+def parse_listener(value: object) -> Address | None:
+    """An address, or ``off`` to not listen at all."""
+    if isinstance(value, str) and value.strip().lower() in ("off", ""):
+        return None
+    return parse_address(value)
+
+
+def _secret(value: object) -> str | None:
+    text = _text(value)
+    return text or None
+
+
+def _names(value: object) -> frozenset[str]:
+    """A TOML list of strings, or a comma-separated string."""
+    if isinstance(value, list):
+        if not all(isinstance(item, str) for item in value):
+            raise ValueError("expected a list of strings")
+        items = value
+    else:
+        items = _text(value).split(",")
+    return frozenset(item.strip() for item in items if item.strip())
 
 
 def _text(value: object) -> str:
@@ -129,6 +157,12 @@ OPTIONS: tuple[Option, ...] = (
            lambda: Address("127.0.0.1", 2000), "X-Ray daemon protocol (UDP) address"),
     Option("http", "listen.http", "FLUOROSCOPE_HTTP", "--http", parse_address,
            lambda: Address("127.0.0.1", 2000), "X-Ray API, metrics and health (TCP) address"),
+    Option("otlp_grpc", "listen.otlp_grpc", "FLUOROSCOPE_OTLP_GRPC", "--otlp-grpc",
+           parse_listener, lambda: Address("127.0.0.1", 4317),
+           "OTLP/gRPC address, or off"),
+    Option("otlp_http", "listen.otlp_http", "FLUOROSCOPE_OTLP_HTTP", "--otlp-http",
+           parse_listener, lambda: Address("127.0.0.1", 4318),
+           "OTLP/HTTP address, or off"),
     Option("log_level", "log_level", "FLUOROSCOPE_LOG_LEVEL", "--log-level", _log_level,
            lambda: "info", "debug, info, warning or error"),
     Option("retention_days", "store.retention_days", "FLUOROSCOPE_STORE_RETENTION_DAYS", None,
@@ -162,6 +196,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("ack_timeout_s", "api.ack_timeout_s", "FLUOROSCOPE_API_ACK_TIMEOUT_S", None,
            _number(float, 0.1, 60), lambda: 5.0,
            "how long PutTraceSegments waits for its documents to be stored"),
+    Option("otlp_max_message_bytes", "otlp.max_message_bytes",
+           "FLUOROSCOPE_OTLP_MAX_MESSAGE_BYTES", None, _number(int, 65_536, 1 << 30),
+           lambda: 16 << 20, "largest OTLP request accepted (after decompression)"),
+    Option("otlp_bearer_token", "otlp.bearer_token", "FLUOROSCOPE_OTLP_BEARER_TOKEN", None,
+           _secret, lambda: None, "require 'Authorization: Bearer <token>' on OTLP requests"),
+    Option("otlp_indexed_attributes", "otlp.indexed_attributes",
+           "FLUOROSCOPE_OTLP_INDEXED_ATTRIBUTES", None, _names, frozenset,
+           "span attributes to index as annotations (comma-separated or a TOML list)"),
 )  # fmt: skip
 
 

@@ -34,6 +34,8 @@ HTTP_TIMEOUT_S = 10.0
 
 _UDP_LINE = re.compile(r"udp://(?P<host>[^\s\[\]]+):(?P<port>\d+)")
 _HTTP_LINE = re.compile(r"X-Ray API on (?P<url>http://\S+)")
+_OTLP_GRPC_LINE = re.compile(r"OTLP/gRPC on (?P<address>\S+)")
+_OTLP_HTTP_LINE = re.compile(r"OTLP/HTTP on (?P<url>http://\S+)")
 
 
 class Metrics:
@@ -68,6 +70,9 @@ class Collector:
     udp_address: tuple[str, int]
     endpoint_url: str
     log_path: Path
+    # host:port of OTLP/gRPC, and the OTLP/HTTP traces URL.
+    otlp_grpc: str = ""
+    otlp_http: str = ""
 
     @property
     def daemon_address(self) -> str:
@@ -148,6 +153,7 @@ class Launcher:
         command = [
             sys.executable, "-m", "fluoroscope", "serve", "--data-dir", str(data_dir),
             "--udp", "127.0.0.1:0", "--http", "127.0.0.1:0",
+            "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0",
         ]  # fmt: skip
         with out_path.open("wb") as out, log_path.open("wb") as log:
             process = subprocess.Popen(
@@ -159,6 +165,8 @@ class Launcher:
         udp = _search(_UDP_LINE, lines)
         collector.udp_address = (udp["host"], int(udp["port"]))
         collector.endpoint_url = _search(_HTTP_LINE, lines)["url"]
+        collector.otlp_grpc = _search(_OTLP_GRPC_LINE, lines)["address"]
+        collector.otlp_http = _search(_OTLP_HTTP_LINE, lines)["url"]
         return collector
 
     def _wait_until_ready(self, collector: Collector, out_path: Path) -> list[str]:

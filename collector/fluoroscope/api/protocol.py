@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from fluoroscope.errors import ApiError
 
@@ -42,6 +43,8 @@ async def read_body(request: web.Request) -> dict[str, Any]:
         data = await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
         raise ApiError(f"the request body is too large: {exc.text}") from None
+    except RequestPayloadError as exc:  # a body whose Content-Encoding does not decode
+        raise ApiError(f"the request body cannot be decoded: {exc}") from None
     if not data.strip():
         return {}
     try:

@@ -19,6 +19,9 @@ from fluoroscope.app.pipeline import Pipeline
 from fluoroscope.assembly.assembler import Assembler, AssemblyLimits
 from fluoroscope.config import Config
 from fluoroscope.model.segment import Document
+from fluoroscope.receivers.otlp import OtlpIngest
+from fluoroscope.receivers.otlp_grpc import OtlpGrpcReceiver
+from fluoroscope.receivers.otlp_http import OtlpHttpReceiver
 from fluoroscope.receivers.xray_udp import UdpReceiver
 from fluoroscope.sampling import Quotas
 from fluoroscope.store.groups import GroupTable
@@ -45,6 +48,10 @@ class Collector:
         self._assembler: Assembler | None = None
         self._udp: UdpReceiver | None = None
         self._api: ApiServer | None = None
+        self._otlp_grpc: OtlpGrpcReceiver | None = None
+        self._otlp_http: OtlpHttpReceiver | None = None
+        # Translating OTLP requests is CPU work; it runs here, off the event loop.
+        self._translation = ThreadPoolExecutor(2, thread_name_prefix="fluoroscope-otlp")
         self._stopped = False
         # Saves of groups and sampling rules: rare, small, and never behind trace queries.
         self._control = ThreadPoolExecutor(1, thread_name_prefix="fluoroscope-control")
@@ -96,6 +103,7 @@ class Collector:
                 config.udp, self._ingest_raw, self.registry, config.udp_receive_buffer_bytes
             )
             udp = self._udp.start()
+            otlp_lines = await self._start_otlp()
         except OSError:
             await self.stop()
             raise
@@ -104,9 +112,35 @@ class Collector:
             f"{prefix} X-Ray daemon protocol on udp://{udp} "
             f"(receive buffer {self._udp.receive_buffer_bytes >> 10} KiB)",
             f"{prefix} X-Ray API on http://{http} (/healthz, /metrics)",
+            *(f"{prefix} {line}" for line in otlp_lines),
             f"{prefix} store at {self.store.path}",
             f"{prefix} ready",
         ]
+
+    async def _start_otlp(self) -> list[str]:
+        config = self.config
+        if config.otlp_grpc is None and config.otlp_http is None:
+            return []
+        ingest = OtlpIngest(
+            self._ingest_from,
+            self._translation,
+            self.registry,
+            config.ack_timeout_s,
+            config.otlp_indexed_attributes,
+        )
+        lines = []
+        if config.otlp_grpc is not None:
+            self._otlp_grpc = OtlpGrpcReceiver(
+                config.otlp_grpc, ingest, config.otlp_max_message_bytes, config.otlp_bearer_token
+            )
+            lines.append(f"OTLP/gRPC on {await self._otlp_grpc.start()}")
+        if config.otlp_http is not None:
+            self._otlp_http = OtlpHttpReceiver(
+                config.otlp_http, ingest, config.otlp_max_message_bytes, config.otlp_bearer_token
+            )
+            address = await self._otlp_http.start()
+            lines.append(f"OTLP/HTTP on http://{address}/v1/traces")
+        return lines
 
     async def stop(self) -> None:
         """Stop receivers, drain the pipeline into the store, close the store; idempotent."""
@@ -115,7 +149,11 @@ class Collector:
         self._stopped = True
         if self._udp is not None:
             self._udp.stop()
+        for receiver in (self._otlp_grpc, self._otlp_http):
+            if receiver is not None:
+                await receiver.stop()
         self.feed.close()
+        self._translation.shutdown(wait=True)
         if self._api is not None:
             await self._api.stop()
         if self._pipeline is not None:
@@ -132,7 +170,12 @@ class Collector:
     def _ingest_documents(
         self, documents: list[Document], size: int, ack: Callable[[Refusals], None]
     ) -> bool:
-        return self.feed.offer(DocumentBatch("api", documents, size, ack), len(documents))
+        return self._ingest_from("api", documents, size, ack)
+
+    def _ingest_from(
+        self, source: str, documents: list[Document], size: int, ack: Callable[[Refusals], None]
+    ) -> bool:
+        return self.feed.offer(DocumentBatch(source, documents, size, ack), len(documents))
 
     def _health(self) -> str | None:
         pipeline = self._pipeline

@@ -44,6 +44,7 @@ def start_collector(data_dir: Path, extra_env: dict[str, str] | None = None) -> 
     command = [
         *(sys.executable, "-m", "fluoroscope", "serve", "--data-dir", str(data_dir)),
         *("--udp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--log-level", "warning"),
+        *("--otlp-grpc", "off", "--otlp-http", "off"),
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, env=env)
     assert process.stdout is not None

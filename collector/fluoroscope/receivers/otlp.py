@@ -1,0 +1,125 @@
+"""What both OTLP receivers share: translate an export request, validate its documents, hand
+them to the pipeline, and wait until they are stored.
+
+Translation runs off the event loop (it is the costly part). The answer follows the OTLP
+specification: spans that cannot become valid documents are counted in ``partial_success``
+with a message naming the reasons; a full pipeline is a retryable refusal, so that senders
+back off and resend instead of losing data; nothing is acknowledged before it is durable.
+"""
+
+import asyncio
+from collections import Counter as Tally
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from fluoroscope.errors import DocumentError
+from fluoroscope.model.segment import Document
+from fluoroscope.telemetry import Registry
+from fluoroscope.translate.otlp import spans_to_documents
+from fluoroscope.translate.xray_json import parse_document
+
+# (documents, total bytes, callback once stored) -> False when the pipeline is full. The
+# callback gets the refusals the pipeline made after accepting: (id, code, message).
+Refusals = list[tuple[str, str, str]]
+Ingest = Callable[[str, list[Document], int, Callable[[Refusals], None]], bool]
+
+
+class Busy(Exception):
+    """The pipeline cannot take the request now; the sender should retry later."""
+
+
+@dataclass(slots=True)
+class Outcome:
+    """How many spans were refused, and why."""
+
+    rejected: int
+    message: str
+
+
+class OtlpIngest:
+    """Turns export requests into stored documents."""
+
+    def __init__(
+        self,
+        ingest: Ingest,
+        executor: Executor,
+        registry: Registry,
+        ack_timeout_s: float,
+        indexed_attributes: frozenset[str],
+    ) -> None:
+        self._ingest = ingest
+        self._executor = executor
+        self._ack_timeout = ack_timeout_s
+        self._indexed = indexed_attributes
+        self._spans = registry.counter(
+            "fluoroscope_otlp_spans_received", "Spans received over OTLP, by transport",
+            ("transport",),
+        )  # fmt: skip
+        self._rejected = registry.counter(
+            "fluoroscope_otlp_spans_rejected",
+            "Spans refused over OTLP (reported in partial_success), by transport and reason",
+            ("transport", "reason"),
+        )
+        self._busy = registry.counter(
+            "fluoroscope_otlp_requests_refused",
+            "OTLP requests refused for the sender to retry, by transport and reason",
+            ("transport", "reason"),
+        )
+
+    def refused(self, transport: str, reason: str) -> None:
+        """Count a whole request refused before translation (malformed, too large, ...)."""
+        self._busy.child(transport, reason).inc()
+
+    async def export(self, request: ExportTraceServiceRequest, transport: str) -> Outcome:
+        """Store what the request holds; raise Busy when the pipeline is full."""
+        loop = asyncio.get_running_loop()
+        documents, size, reasons, total = await loop.run_in_executor(
+            self._executor, self._translate, request
+        )
+        self._spans.child(transport).inc(total)
+        for reason, count in reasons.items():
+            self._rejected.child(transport, reason).inc(count)
+        if documents:
+            stored: asyncio.Future[Refusals] = loop.create_future()
+
+            def acknowledge(refusals: Refusals) -> None:
+                loop.call_soon_threadsafe(_resolve, stored, refusals)
+
+            if not self._ingest(f"otlp_{transport}", documents, size, acknowledge):
+                self._busy.child(transport, "pipeline_full").inc()
+                raise Busy("the collector's pipeline is full")
+            try:
+                late = await asyncio.wait_for(asyncio.shield(stored), self._ack_timeout)
+            except TimeoutError:
+                self._busy.child(transport, "store_slow").inc()
+                raise Busy("the spans were not stored in time") from None
+            for _, code, _ in late:
+                reasons[code] += 1
+                self._rejected.child(transport, code).inc()
+        rejected = sum(reasons.values())
+        message = "; ".join(f"{count} {reason}" for reason, count in sorted(reasons.items()))
+        return Outcome(rejected, message)
+
+    def _translate(
+        self, request: ExportTraceServiceRequest
+    ) -> tuple[list[Document], int, Tally[str], int]:
+        translation = spans_to_documents(request, indexed_attributes=self._indexed)
+        reasons: Tally[str] = Tally(reason for _, reason in translation.rejected)
+        documents: list[Document] = []
+        size = 0
+        for raw in translation.documents:
+            try:
+                documents.extend(parse_document(raw))
+            except DocumentError as exc:  # the translator's output should always be valid
+                reasons[exc.code] += 1
+                continue
+            size += len(raw)
+        return documents, size, reasons, len(translation.documents) + len(translation.rejected)
+
+
+def _resolve(future: "asyncio.Future[Refusals]", refusals: Refusals) -> None:
+    if not future.done():
+        future.set_result(refusals)

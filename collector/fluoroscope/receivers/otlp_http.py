@@ -1,0 +1,185 @@
+"""The OTLP/HTTP receiver (port 4318): ``POST /v1/traces`` in protobuf or JSON, plain or gzip.
+
+Status codes follow the OTLP specification: 200 with ``partial_success`` when some spans are
+refused, 400 for a malformed body (or compression), 401 without the configured bearer token,
+413 when the body (after decompression) is over the limit, 415 for another content type,
+and 503 with ``Retry-After`` when the pipeline is full, which senders retry.
+"""
+
+import base64
+import hmac
+import socket
+from typing import Any
+
+import orjson
+from aiohttp import ClientPayloadError, web
+from aiohttp.http_exceptions import ContentEncodingError
+from aiohttp.web_protocol import RequestPayloadError
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTracePartialSuccess,
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from fluoroscope.config import Address
+from fluoroscope.receivers.otlp import Busy, OtlpIngest
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+RETRY_AFTER_S = 2
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+class OtlpHttpReceiver:
+    """Serves OTLP/HTTP until stopped."""
+
+    def __init__(
+        self, address: Address, ingest: OtlpIngest, max_message_bytes: int, token: str | None
+    ) -> None:
+        self._address = address
+        self._ingest = ingest
+        self._max_bytes = max_message_bytes
+        self._token = token
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> Address:
+        """Listen; return the bound address."""
+        family = socket.AF_INET6 if ":" in self._address.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self._address.host, self._address.port))
+        except OSError:
+            sock.close()
+            raise
+        # The body is read in export() with its own limit (compressed bodies expand).
+        app = web.Application(client_max_size=self._max_bytes)
+        app.router.add_post("/v1/traces", self._traces)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        await web.SockSite(runner, sock).start()
+        self._runner = runner
+        host, port = sock.getsockname()[:2]
+        return Address(host, port)
+
+    async def stop(self) -> None:
+        """Stop taking requests."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def _traces(self, request: web.Request) -> web.Response:
+        kind = request.content_type
+        answer = JSON if kind == JSON else PROTOBUF
+        try:
+            if self._token is not None and not _authorized(request, self._token):
+                raise _Refused(401, "unauthenticated", "a valid bearer token is required")
+            if kind not in (PROTOBUF, JSON):
+                raise _Refused(415, "content_type", f"unsupported content type {kind!r}")
+            body = await self._body(request)
+            message = _decode(body, kind)
+            outcome = await self._ingest.export(message, "http")
+        except _Refused as exc:
+            self._ingest.refused("http", exc.reason)
+            return _status(answer, exc.status, str(exc))
+        except Busy as exc:
+            response = _status(answer, 503, str(exc))
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+            return response
+        reply = ExportTraceServiceResponse()
+        if outcome.rejected:
+            reply.partial_success.CopyFrom(
+                ExportTracePartialSuccess(
+                    rejected_spans=outcome.rejected, error_message=outcome.message
+                )
+            )
+        return _encode(reply, answer, 200)
+
+    async def _body(self, request: web.Request) -> bytes:
+        # aiohttp inflates gzip and deflate bodies itself, and applies the size limit to what
+        # comes out, so a small compressed bomb cannot expand into memory.
+        try:
+            return await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise _Refused(413, "too_large", "the request body is too large") from None
+        except (ClientPayloadError, ContentEncodingError, RequestPayloadError) as exc:
+            raise _Refused(400, "malformed", f"the body cannot be decoded: {exc}") from None
+
+
+def _decode(body: bytes, kind: str) -> ExportTraceServiceRequest:
+    message = ExportTraceServiceRequest()
+    if kind == PROTOBUF:
+        try:
+            message.ParseFromString(body)
+        except DecodeError as exc:
+            raise _Refused(400, "malformed", f"malformed protobuf: {exc}") from None
+        return message
+    try:
+        document = orjson.loads(body)
+        if not isinstance(document, dict):
+            raise ValueError("the body must be a JSON object")
+        _ids_to_base64(document)
+        json_format.ParseDict(document, message, ignore_unknown_fields=True)
+    except (orjson.JSONDecodeError, ValueError, json_format.ParseError, TypeError) as exc:
+        raise _Refused(400, "malformed", f"malformed JSON: {exc}") from None
+    return message
+
+
+_ID_FIELDS = ("traceId", "spanId", "parentSpanId")
+
+
+def _ids_to_base64(document: dict[str, Any]) -> None:
+    """OTLP/JSON writes ids in hex; protobuf's JSON mapping wants bytes in base64."""
+    for resource in _list(document, "resourceSpans"):
+        for scope in _list(resource, "scopeSpans"):
+            for span in _list(scope, "spans"):
+                _convert(span)
+                for link in _list(span, "links"):
+                    _convert(link)
+
+
+def _list(holder: object, key: str) -> list[Any]:
+    value = holder.get(key) if isinstance(holder, dict) else None
+    return value if isinstance(value, list) else []
+
+
+def _convert(item: object) -> None:
+    if not isinstance(item, dict):
+        return
+    for key in _ID_FIELDS:
+        value = item.get(key)
+        if isinstance(value, str) and value:
+            try:
+                item[key] = base64.b64encode(bytes.fromhex(value)).decode()
+            except ValueError:
+                raise ValueError(f"{key} {value[:40]!r} is not hex") from None
+
+
+def _encode(message: ExportTraceServiceResponse, kind: str, status: int) -> web.Response:
+    if kind == JSON:
+        body = json_format.MessageToJson(message).encode()
+    else:
+        body = message.SerializeToString()
+    return web.Response(body=body, status=status, content_type=kind)
+
+
+def _status(kind: str, status: int, text: str) -> web.Response:
+    """An error answer: a google.rpc.Status-like body, in the request's encoding."""
+    if kind == JSON:
+        return web.Response(
+            body=orjson.dumps({"code": status, "message": text}), status=status, content_type=JSON
+        )
+    return web.Response(body=text.encode(), status=status, content_type="text/plain")
+
+
+def _authorized(request: web.Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
