@@ -185,8 +185,9 @@ class TraceOperations:
             except (KeyError, TypeError, ValueError):
                 raise ApiError("NextToken is not valid") from None
         query = SummaryQuery(_TIME_RANGES[kind], start, end, SUMMARY_PAGE_SIZE, after, rate)
-        where, params, keep = self._filter(node)
         loop = asyncio.get_running_loop()
+        # Planning may look at the store (how common an annotation value is): off the loop.
+        where, params, keep = await loop.run_in_executor(self._executor, self._filter, node)
         page = await loop.run_in_executor(
             self._executor, self._reader.summaries, query, where, params, keep
         )
@@ -212,7 +213,7 @@ class TraceOperations:
         if node is None:
             return "", [], None
         groups = self._groups.filters
-        condition = compile_filter(node, groups)
+        condition = compile_filter(node, groups, self._reader.annotation_rows)
         if condition is not None and condition.exact:
             return condition.sql, condition.params, None
 

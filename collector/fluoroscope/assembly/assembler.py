@@ -207,7 +207,7 @@ class Assembler:
                 continue
             traces.append(trace)
             summaries.append(summary)
-            add_into(graph, difference(counted, trace.counted))
+            add_into(graph, difference(counted, trace.counted) if trace.counted else counted)
             trace.counted = counted
             writes.append(
                 TraceWrite(

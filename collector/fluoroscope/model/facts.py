@@ -10,6 +10,7 @@ Status classes are exclusive, as X-Ray's statistics are (Ok + Error + Fault = To
 
 import enum
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from fluoroscope.model.segment import Segment
 from fluoroscope.model.services import ServiceId, inferred_service, is_downstream_call, service_of
@@ -39,9 +40,8 @@ def status_of(entity: Segment) -> Status:
     return Status.OK
 
 
-@dataclass(slots=True, frozen=True)
-class Visit:
-    """One segment: a service handling one request."""
+class Visit(NamedTuple):
+    """One segment: a service handling one request (a named tuple: built for every segment)."""
 
     service: ServiceId
     root: bool
@@ -66,8 +66,7 @@ class Visit:
         return self.end - self.start
 
 
-@dataclass(slots=True, frozen=True)
-class Call:
+class Call(NamedTuple):
     """One call from a node to another: the caller's subsegment, or the client's request."""
 
     source: ServiceId

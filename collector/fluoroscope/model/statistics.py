@@ -12,8 +12,9 @@ geometric middle.
 
 import math
 from collections.abc import Sequence
+from operator import add
 
-from fluoroscope.model.facts import Call, Status, TraceFacts, Visit
+from fluoroscope.model.facts import Call, TraceFacts, Visit
 from fluoroscope.model.services import ServiceId
 
 BUCKETS = 16
@@ -27,11 +28,11 @@ Contribution = dict[StatKey, list[float]]
 
 
 def bucket_of(seconds: float) -> int:
-    """The histogram bucket of a response time."""
-    millis = seconds * 1000.0
-    if millis < 1.0:
+    """The histogram bucket of a response time: 0 below 1 ms, then one per doubling."""
+    if seconds <= 0.0:
         return 0
-    return min(BUCKETS - 1, 1 + int(math.log2(millis)))
+    # bit_length of the whole milliseconds is 1 + floor(log2(ms)) for ms >= 1, 0 below.
+    return min(BUCKETS - 1, int(seconds * 1000.0).bit_length())
 
 
 def bucket_value(bucket: int) -> float:
@@ -85,8 +86,7 @@ def add_into(total: Contribution, part: Contribution) -> None:
         if current is None:
             total[key] = list(values)
         else:
-            for index, value in enumerate(values):
-                current[index] += value
+            current[:] = map(add, current, values)
 
 
 def _minute(moment: float) -> int:
@@ -97,10 +97,8 @@ def _count(out: Contribution, key: StatKey, entity: Visit | Call) -> None:
     values = out.get(key)
     if values is None:
         values = out[key] = [0.0] * STAT_WIDTH
-    values[int(_COLUMN[entity.status])] += 1
+    seconds = entity.end - entity.start
+    values[entity.status] += 1  # Status values are the column numbers 0-3
     values[4] += 1
-    values[5] += entity.response_time
-    values[6 + bucket_of(entity.response_time)] += 1
-
-
-_COLUMN = {Status.OK: 0, Status.ERROR: 1, Status.THROTTLE: 2, Status.FAULT: 3}
+    values[5] += seconds
+    values[6 + (min(BUCKETS - 1, int(seconds * 1000.0).bit_length()) if seconds > 0 else 0)] += 1

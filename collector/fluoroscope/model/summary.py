@@ -9,14 +9,12 @@ time.
 from dataclasses import dataclass, field
 from typing import Any
 
-from fluoroscope.model.facts import TraceFacts, facts_of
+from fluoroscope.model.facts import CLIENT_TYPE, TraceFacts, facts_of
 from fluoroscope.model.ids import trace_id_epoch
 from fluoroscope.model.rootcause import root_causes
 from fluoroscope.model.segment import AnnotationValue
 from fluoroscope.model.services import (
     ServiceId,
-    inferred_service,
-    is_downstream_call,
     service_of,
 )
 from fluoroscope.model.trace import Completeness, TraceTree
@@ -180,9 +178,9 @@ def summarize(
             summary.http_url = request.url
             summary.http_user_agent = request.user_agent
             summary.http_client_ip = request.client_ip
+    summary.facts = facts_of(tree)
     _collect_services(tree, summary)
     summary.inferred = any(service.inferred for service in summary.service_ids)
-    summary.facts = facts_of(tree)
     faults, errors, slowest = root_causes(tree)
     summary.fault_root_causes = faults
     summary.error_root_causes = errors
@@ -229,12 +227,11 @@ def _collect_services(tree: TraceTree, summary: TraceSummary) -> None:
                 holders = values.setdefault(typed_value(value), [])
                 if holder is not None:
                     _add(holders, holder)
-        if (
-            entity.namespace is not None
-            and is_downstream_call(entity)
-            and entity.id not in tree.callees
-        ):
-            index.setdefault(inferred_service(entity), len(index))
+    # Inferred nodes: the targets of calls whose callee sent nothing (computed with the facts).
+    for call in summary.facts.calls:
+        target = call.target
+        if target.inferred and target.type != CLIENT_TYPE:
+            index.setdefault(target, len(index))
     summary.service_ids = list(index)
     summary.dropped_annotation_keys = len(dropped)
 

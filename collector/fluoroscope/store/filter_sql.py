@@ -7,7 +7,7 @@ condition that is not a superset but the very set, which ``!`` needs to stay cor
 always travel as parameters; only column names chosen here appear in the SQL text.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from fluoroscope.filters.ast import (
@@ -57,15 +57,40 @@ class Condition:
     exact: bool = True
 
 
-def compile_filter(node: Node, groups: Mapping[str, Node | None] | None = None) -> Condition | None:
-    """The narrowest condition this module can build for ``node`` (None: no restriction)."""
-    return _compile(node, groups or {}, 0)
+# Counts how many annotation rows a condition selects, up to a cap (see _annotation).
+Estimate = Callable[[str, list[object], int], int]
+# Above this many matching annotation rows, a value is common: walking the traces newest first
+# and checking each against the index finds a page sooner than listing every match.
+COMMON_VALUE_ROWS = 2_000
 
 
-def _compile(node: Node, groups: Mapping[str, Node | None], depth: int) -> Condition | None:
+def compile_filter(
+    node: Node,
+    groups: Mapping[str, Node | None] | None = None,
+    estimate: Estimate | None = None,
+) -> Condition | None:
+    """The narrowest condition this module can build for ``node`` (None: no restriction).
+
+    ``estimate`` lets the plan depend on how common an annotation value is; without it every
+    annotation condition lists its matches.
+    """
+    return _Compiler(groups or {}, estimate).compile(node, 0)
+
+
+class _Compiler:
+    def __init__(self, groups: Mapping[str, Node | None], estimate: Estimate | None) -> None:
+        self.groups = groups
+        self.estimate = estimate
+
+    def compile(self, node: Node, depth: int) -> Condition | None:
+        return _compile(node, self, depth)
+
+
+def _compile(node: Node, compiler: _Compiler, depth: int) -> Condition | None:
+    groups = compiler.groups
     if isinstance(node, And):
-        left = _compile(node.left, groups, depth)
-        right = _compile(node.right, groups, depth)
+        left = _compile(node.left, compiler, depth)
+        right = _compile(node.right, compiler, depth)
         if left is None or right is None:
             kept = left or right
             return Condition(kept.sql, kept.params, exact=False) if kept else None
@@ -75,28 +100,28 @@ def _compile(node: Node, groups: Mapping[str, Node | None], depth: int) -> Condi
             left.exact and right.exact,
         )
     if isinstance(node, Or):
-        left = _compile(node.left, groups, depth)
-        right = _compile(node.right, groups, depth)
+        left = _compile(node.left, compiler, depth)
+        right = _compile(node.right, compiler, depth)
         if left is None or right is None:
             return None
         exact = left.exact and right.exact
         return Condition(f"({left.sql}) OR ({right.sql})", left.params + right.params, exact)
     if isinstance(node, Not):
-        inner = _compile(node.operand, groups, depth)
+        inner = _compile(node.operand, compiler, depth)
         if inner is None or not inner.exact:
             return None
         return Condition(f"NOT ({inner.sql})", inner.params)
     if isinstance(node, Present):
         return _present(node.subject)
     if isinstance(node, Compare):
-        return _compare(node)
+        return _compare(node, compiler.estimate)
     if isinstance(node, Service):
         return _service(node)
     if isinstance(node, Group):
         if node.op != "=" or depth >= MAX_GROUP_DEPTH or node.value not in groups:
             return None
         expression = groups[node.value]
-        return None if expression is None else _compile(expression, groups, depth + 1)
+        return None if expression is None else _compile(expression, compiler, depth + 1)
     return None  # edges, root causes and any-segment strings are checked in memory only
 
 
@@ -114,16 +139,23 @@ def _present(subject: Field | Annotation) -> Condition | None:
     return None
 
 
-def _compare(node: Compare) -> Condition | None:
+def _compare(node: Compare, estimate: Estimate | None) -> Condition | None:
     subject, op, value = node.subject, node.op, node.value
     if isinstance(subject, Annotation):
         tag, typed = typed_value(value)
         test, params = _test("value", op, typed)
-        return Condition(
-            "rowid IN (SELECT trace_rowid FROM annotations "
-            f"WHERE key = ? AND vtype = ? AND {test})",
-            [subject.key, tag, *params],
-        )
+        where = f"key = ? AND vtype = ? AND {test}"
+        arguments = [subject.key, tag, *params]
+        if estimate is not None and estimate(where, arguments, COMMON_VALUE_ROWS) >= (
+            COMMON_VALUE_ROWS
+        ):
+            # Common: check traces as the time index yields them, one index probe each.
+            return Condition(
+                f"EXISTS (SELECT 1 FROM annotations WHERE {where} AND trace_rowid = traces.rowid)",
+                arguments,
+            )
+        # Rare: list the few matching traces and let the time index order them.
+        return Condition(f"rowid IN (SELECT trace_rowid FROM annotations WHERE {where})", arguments)
     if subject.name in _FLAGS and isinstance(value, bool) and op in ("=", "!="):
         truth = value if op == "=" else not value
         return Condition(_FLAGS[subject.name] if truth else f"NOT {_FLAGS[subject.name]}")

@@ -1,5 +1,7 @@
 """Reading the service graph's per-minute statistics, summed over a window."""
 
+import math
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -50,19 +52,52 @@ class GraphReader:
         return out
 
     def _query(self, group: str, start: float, end: float, period: int | None) -> list[GraphRow]:
+        # A minute [m, m + 60) overlaps the window when start - 60 < m < end. Whole hours
+        # inside that come from graph_hours (a period of a whole number of hours likewise).
+        low, high = start - 60, end
+        first_hour = (math.floor(low / 3600) + 1) * 3600  # the first hour starting after low
+        last_hour = (math.ceil((high - 3540) / 3600) - 1) * 3600  # the last ending before high
+        use_hours = last_hour >= first_hour and (period is None or period % 3600 == 0)
+        connection = self._reader.connection()
         bucket = f", minute - minute % {int(period)}" if period else ""
+        rows: list[GraphRow] = []
+        if use_hours:
+            rows += self._sum(
+                connection,
+                "graph_hours",
+                bucket,
+                "minute >= ? AND minute <= ?",
+                (first_hour, last_hour),
+                group,
+            )
+            rows += self._sum(connection, "graph_minutes", bucket,
+                              "minute > ? AND minute < ? AND (minute < ? OR minute >= ?)",
+                              (low, high, first_hour, last_hour + 3600), group)  # fmt: skip
+        else:
+            rows += self._sum(
+                connection, "graph_minutes", bucket, "minute > ? AND minute < ?", (low, high), group
+            )
+        return rows
+
+    def _sum(
+        self,
+        connection: sqlite3.Connection,
+        table: str,
+        bucket: str,
+        where: str,
+        bounds: tuple[float, ...],
+        group: str,
+    ) -> list[GraphRow]:
         sql = (
             "SELECT json_group_array(json_array(" + _KEY + ", first, last, " + _SUMS_ALIASES + ")) "
             "FROM (SELECT "
             + _KEY
             + ", min(minute) AS first, max(minute) AS last, "
             + _SUMS_NAMED
-            + " FROM graph_minutes WHERE grp = ? AND minute > ? AND minute < ? "
+            + f" FROM {table} WHERE grp = ? AND {where} "
             "GROUP BY " + _KEY + bucket + " HAVING sum(total) > 0)"
         )
-        # A minute [m, m + 60) overlaps the window when m > start - 60 and m < end.
-        connection = self._reader.connection()
-        (result,) = connection.execute(sql, (group, start - 60, end)).fetchone()
+        (result,) = connection.execute(sql, (group, *bounds)).fetchone()
         return [_row(values) for values in orjson.loads(result)]
 
 

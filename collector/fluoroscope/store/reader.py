@@ -94,6 +94,18 @@ class TraceReader:
             found[trace_rowid].documents.append(doc.encode())
         return {stored.trace_id: stored for stored in found.values()}
 
+    def annotation_rows(self, where: str, params: list[object], cap: int) -> int:
+        """How many annotation rows satisfy ``where`` (counted up to ``cap``)."""
+        (count,) = (
+            self._connection()
+            .execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM annotations WHERE {where} LIMIT ?)",
+                [*params, cap],
+            )
+            .fetchone()
+        )
+        return int(count)
+
     def summaries(
         self,
         query: SummaryQuery,

@@ -127,6 +127,16 @@ MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     );
     """,
+    # 4: the same statistics per hour, so that a window of hours sums a few rows per edge.
+    "CREATE TABLE graph_hours AS SELECT * FROM graph_minutes WHERE 0;\n"
+    "CREATE UNIQUE INDEX graph_hours_key ON graph_hours (grp, minute, kind, src_name, src_type,"
+    " src_account, dst_name, dst_type, dst_account);\n"
+    "INSERT INTO graph_hours SELECT grp, minute - minute % 3600, kind, src_name, src_type,"
+    " src_account, src_inferred, dst_name, dst_type, dst_account, dst_inferred, sum(ok),"
+    " sum(error), sum(throttle), sum(fault), sum(total), sum(total_rt), "
+    + ", ".join(f"sum(h{i})" for i in range(BUCKETS))
+    + " FROM graph_minutes GROUP BY grp, minute - minute % 3600, kind, src_name, src_type,"
+    " src_account, dst_name, dst_type, dst_account;",
 )
 
 

@@ -84,6 +84,7 @@ class WriteBatch:
     annotations: list[object]
     services: list[object]
     graph: list[object]
+    graph_hours: list[object]
     trace_count: int
     document_count: int
     on_commit: Callable[[], None] | None = None
@@ -163,6 +164,12 @@ class TraceWriter:
         )
         self._graph = _MultiRow(
             f"INSERT INTO graph_minutes ({_GRAPH_COLUMNS})",
+            _GRAPH_WIDTH,
+            self._max_variables,
+            _GRAPH_UPDATE,
+        )
+        self._graph_hours = _MultiRow(
+            f"INSERT INTO graph_hours ({_GRAPH_COLUMNS})",
             _GRAPH_WIDTH,
             self._max_variables,
             _GRAPH_UPDATE,
@@ -251,7 +258,7 @@ class TraceWriter:
             updated,
             annotations,
             services,
-            _graph_rows(graph or {}),
+            *_graph_rows(graph or {}),
             len(writes),
             document_count,
         )
@@ -277,6 +284,7 @@ class TraceWriter:
             self._annotations.run(connection, batch.annotations)
             self._services.run(connection, batch.services)
             self._graph.run(connection, batch.graph)
+            self._graph_hours.run(connection, batch.graph_hours)
             connection.execute("COMMIT")
         except sqlite3.Error as exc:
             if connection.in_transaction:
@@ -362,6 +370,9 @@ class TraceWriter:
                     f"DELETE FROM {table} WHERE {column} IN (SELECT value FROM json_each(?))",
                     (rowids,),
                 )
+            # Graph statistics older than the oldest kept trace go too (hours once whole).
+            connection.execute("DELETE FROM graph_minutes WHERE minute < ?", (cutoff - 60,))
+            connection.execute("DELETE FROM graph_hours WHERE minute < ?", (cutoff - 3600,))
             connection.execute("COMMIT")
         except sqlite3.Error as exc:
             if connection.in_transaction:
@@ -370,11 +381,20 @@ class TraceWriter:
         return count
 
 
-def _graph_rows(graph: Contribution) -> list[object]:
+def _graph_rows(graph: Contribution) -> tuple[list[object], list[object]]:
+    """Rows for graph_minutes, and the same changes summed per hour for graph_hours."""
     rows: list[object] = []
+    hours: dict[tuple[object, ...], list[float]] = {}
     for (group, kind, minute, source, target), values in graph.items():
-        rows += (group, minute, kind, *_service_columns(source), *_service_columns(target), *values)
-    return rows
+        key = (kind, *_service_columns(source), *_service_columns(target))
+        rows += (group, minute, *key, *values)
+        hourly = hours.setdefault((group, minute - minute % 3600, *key), [0.0] * len(values))
+        for index, value in enumerate(values):
+            hourly[index] += value
+    hour_rows: list[object] = []
+    for hour_key, values in hours.items():
+        hour_rows += (*hour_key, *values)
+    return rows, hour_rows
 
 
 def _service_columns(service: ServiceId | None) -> tuple[str, str, str, bool]:
