@@ -1,4 +1,4 @@
-"""What the benchmarks need from a collector: start one, read its metrics, query it over HTTP."""
+"""What the benchmarks need from a collector: start one, read its metrics, call its API."""
 
 import http.client
 import os
@@ -13,98 +13,130 @@ from typing import Any
 
 import orjson
 
-_LISTENER = re.compile(r" on (udp|http)://(\S+)")
-_SAMPLE = re.compile(r"^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$")
+# How long a collector may take to print its ready line, and to stop after SIGTERM.
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 60.0
+
+# The ready lines that name the X-Ray listeners (others, such as OTLP's, are ignored).
+_LISTENER = re.compile(r"X-Ray (daemon protocol on udp|API on http)://(\S+)")
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$")
 
 
 @dataclass
 class Collector:
-    """A collector process (started here or already running) and its addresses."""
+    """A collector process, started here or already running, and its addresses."""
 
     udp: tuple[str, int]
     http: tuple[str, int]
     pid: int | None
-    process: subprocess.Popen[bytes] | None = None
+    process: "subprocess.Popen[bytes] | None" = None
 
     def stop(self) -> None:
         """Stop the collector this benchmark started (never one it was pointed at)."""
-        if self.process is None:
+        process = self.process
+        if process is None or process.poll() is not None:
             return
-        self.process.send_signal(signal.SIGTERM)
+        os.kill(process.pid, signal.SIGTERM)
         try:
-            self.process.wait(60)
+            process.wait(STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
 
 
-def start_collector(data_dir: Path, extra_env: dict[str, str] | None = None) -> Collector:
-    """Run ``fluoroscope serve`` on free ports and wait for its ready line."""
-    env = dict(os.environ, **(extra_env or {}))
+def start_collector(data_dir: Path) -> Collector:
+    """Run ``fluoroscope serve`` on free loopback ports and wait until it is ready."""
     command = [
         *(sys.executable, "-m", "fluoroscope", "serve", "--data-dir", str(data_dir)),
         *("--udp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--log-level", "warning"),
         *("--otlp-grpc", "off", "--otlp-http", "off"),
     ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, env=env)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE)
     assert process.stdout is not None
     addresses: dict[str, tuple[str, int]] = {}
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + START_TIMEOUT_S
+    # readline blocks, but a collector that fails to start exits, which ends the output.
     while time.monotonic() < deadline:
         line = process.stdout.readline().decode()
         if not line:
             break
         match = _LISTENER.search(line)
         if match:
-            addresses[match.group(1)] = parse_address(match.group(2))
-        if line.rstrip().endswith(": ready"):
+            kind = "udp" if match.group(1).endswith("udp") else "http"
+            addresses[kind] = parse_address(match.group(2))
+        if line.rstrip().endswith(": ready") and {"udp", "http"} <= addresses.keys():
             return Collector(addresses["udp"], addresses["http"], process.pid, process)
-    process.kill()
-    raise RuntimeError("the collector did not become ready")
+    Collector(("", 0), ("", 0), process.pid, process).stop()
+    raise RuntimeError(f"the collector did not start (exit status {process.poll()})")
 
 
 def parse_address(text: str) -> tuple[str, int]:
-    """``host:port`` or an ``http://host:port`` URL."""
-    text = text.removeprefix("http://").rstrip("/")
+    """``host:port``, ``[v6]:port`` or an ``http://host:port`` URL."""
+    text = text.removeprefix("http://").removeprefix("udp://").rstrip("/")
     host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"expected HOST:PORT, not {text!r}")
     return host.strip("[]"), int(port)
 
 
-class Api:
-    """A keep-alive HTTP connection for timing requests as botocore makes them."""
+class Metrics(dict[str, float]):
+    """One reading of ``/metrics``: each sample's value, keyed as exposed (name and labels)."""
 
-    def __init__(self, address: tuple[str, int]) -> None:
-        self._connection = http.client.HTTPConnection(*address, timeout=30)
+    def family(self, name: str) -> float:
+        """The sum of a metric's samples over all of its labels."""
+        labelled = name + "{"
+        return sum(v for k, v in self.items() if k == name or k.startswith(labelled))
+
+    def minus(self, earlier: "Metrics") -> "Metrics":
+        """The change from ``earlier`` to this reading."""
+        return Metrics({key: value - earlier.get(key, 0.0) for key, value in self.items()})
+
+
+class Api:
+    """One keep-alive HTTP connection to a collector, used as botocore would use it."""
+
+    def __init__(self, address: tuple[str, int], timeout: float = 30.0) -> None:
+        self._connection = http.client.HTTPConnection(*address, timeout=timeout)
 
     def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST a JSON body to an operation path; return the decoded reply."""
-        self._connection.request(
-            "POST", path, orjson.dumps(body), {"Content-Type": "application/json"}
-        )
-        response = self._connection.getresponse()
-        data = response.read()
-        if response.status != 200:
-            raise RuntimeError(f"{path} answered {response.status}: {data[:200]!r}")
+        """POST a JSON body to an operation's path; return the decoded reply."""
+        status, data = self._request("POST", path, orjson.dumps(body))
+        if status != 200:
+            raise RuntimeError(f"{path} answered {status}: {data[:200]!r}")
         reply: dict[str, Any] = orjson.loads(data)
         return reply
 
-    def metrics(self) -> dict[str, float]:
-        """Every sample on /metrics, keyed by name plus labels."""
-        self._connection.request("GET", "/metrics")
-        response = self._connection.getresponse()
-        text = response.read().decode()
-        samples: dict[str, float] = {}
-        for line in text.splitlines():
+    def metrics(self) -> Metrics:
+        """Every sample on ``/metrics``."""
+        status, data = self._request("GET", "/metrics", None)
+        if status != 200:
+            raise RuntimeError(f"/metrics answered {status}")
+        samples = Metrics()
+        for line in data.decode().splitlines():
             match = _SAMPLE.match(line)
             if match:
-                samples[match.group(1) + (match.group(2) or "")] = float(match.group(3))
+                try:
+                    samples[match.group(1)] = float(match.group(2))
+                except ValueError:
+                    continue
         return samples
+
+    def _request(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        for attempt in (1, 2):
+            try:
+                self._connection.request(method, path, body, headers)
+                response = self._connection.getresponse()
+                return response.status, response.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # The server closed an idle keep-alive connection: reconnect once.
+                self._connection.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         """Close the connection."""
         self._connection.close()
-
-
-def total(samples: dict[str, float], prefix: str) -> float:
-    """The sum of every sample whose name and labels start with ``prefix``."""
-    return sum(value for key, value in samples.items() if key.startswith(prefix))

@@ -1,321 +1,352 @@
 """``fluoroscope bench ingest``: X-Ray segments over UDP at a fixed rate, and what became of them.
 
-Reports the offered and achieved rates, documents stored and lost (with the collector's own
-reasons: kernel socket drops, a full pipeline, refusals), whether a sample of the traces sent
-can be read back whole, the time from datagram to queryable (probe traces sent throughout the
-run and polled with BatchGetTraces), and the collector's resident memory.
+Without ``--udp``/``--endpoint`` it starts its own collector on a temporary data directory and
+stops it at the end. It reports the offered and achieved rates, the documents stored and lost
+(with the collector's own counts of why: kernel socket drops, a full pipeline, refusals), whether
+a random sample of the traces sent reads back whole, the time from datagram to queryable, and the
+collector's memory. The exit status is 1 when anything was lost or cannot be read back.
 """
 
 import argparse
-import multiprocessing
-import os
-import socket
-import statistics
+import shlex
+import sys
 import tempfile
-import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
+from fluoroscope.cli.bench import senders
+from fluoroscope.cli.bench.client import Api, Collector, Metrics, parse_address, start_collector
+from fluoroscope.cli.bench.probes import BATCH_IDS, Probes, ResourceSampler
+from fluoroscope.cli.bench.report import Report, machine, mebibytes, milliseconds
+from fluoroscope.cli.bench.segments import DEFAULT_SIZE, MAX_SEGMENTS, MAX_SIZE
 
-from fluoroscope.cli.bench.client import Api, Collector, parse_address, start_collector, total
-from fluoroscope.cli.bench.report import print_table
-from fluoroscope.cli.bench.segments import HEADER, TraceGenerator
+# After sending, wait until the written count has not moved for SETTLE_QUIET_S (the store's
+# flush interval is 0.2 s by default), but never longer than SETTLE_LIMIT_S.
+SETTLE_QUIET_S = 3.0
+SETTLE_LIMIT_S = 120.0
+SETTLE_POLL_S = 0.2
+# How long to wait for probes still unanswered once everything is written.
+PROBE_GRACE_S = 10.0
 
-# Probe traces: one every PROBE_INTERVAL_S, polled every POLL_INTERVAL_S.
-PROBE_INTERVAL_S = 0.1
-POLL_INTERVAL_S = 0.01
-# One trace in SAMPLE_EVERY is read back at the end to check it arrived whole.
-SAMPLE_EVERY = 500
-# After sending, wait until nothing more is written for SETTLE_S (at most MAX_WAIT_S).
-SETTLE_S = 3.0
-MAX_WAIT_S = 300.0
+_WRITTEN = "fluoroscope_store_documents_written_total"
+_REFUSED_UDP = "fluoroscope_udp_datagrams_refused_total"
 
 
 def add_parser(benches: "argparse._SubParsersAction[Any]") -> None:
     """Declare ``bench ingest``."""
     parser = benches.add_parser(
         "ingest",
-        help="offer X-Ray segments over UDP and report loss, latency and memory",
+        help="offer X-Ray segments over UDP; report loss, latency and memory",
         description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--rate", type=int, default=60_000, help="segments per second offered")
-    parser.add_argument("--duration", type=float, default=30.0, help="seconds to offer them")
     parser.add_argument(
-        "--segments-per-trace", type=int, default=3, help="documents per trace (1-7)"
+        "--rate", type=_positive(float), default=60_000.0, help="segments offered per second"
     )
-    parser.add_argument("--senders", type=int, default=1, help="sending processes")
-    parser.add_argument("--udp", help="a running collector's UDP address (else one is started)")
-    parser.add_argument("--endpoint", help="that collector's HTTP address")
-    parser.add_argument("--pid", type=int, help="that collector's pid, to report its memory")
+    parser.add_argument(
+        "--duration", type=_positive(float), default=30.0, help="seconds to offer them for"
+    )
+    parser.add_argument(
+        "--size",
+        type=_bounded(1, MAX_SIZE),
+        default=DEFAULT_SIZE,
+        help="mean document size aimed at, in bytes (documents are never smaller than the "
+        "X-Ray SDK's layout makes them)",
+    )
+    parser.add_argument(
+        "--segments-per-trace",
+        type=_bounded(1, MAX_SEGMENTS),
+        default=3,
+        help=f"segments (services) per trace, 1-{MAX_SEGMENTS}",
+    )
+    parser.add_argument(
+        "--senders", type=_bounded(1, 64), default=1, help="sending processes sharing the rate"
+    )
+    parser.add_argument(
+        "--sample",
+        type=_bounded(1, 100_000),
+        default=1_000,
+        help="traces picked at random to read back with BatchGetTraces",
+    )
+    parser.add_argument("--udp", help="HOST:PORT of a running collector's UDP listener")
+    parser.add_argument("--endpoint", help="URL of that collector's HTTP API (with --udp)")
+    parser.add_argument("--pid", type=int, help="that collector's pid, to measure its memory")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the benchmark; exit status 1 if anything was lost or cannot be read back."""
+    """Run the benchmark; 0 when nothing was lost, 1 otherwise, 2 on bad arguments."""
+    if bool(args.udp) != bool(args.endpoint):
+        print("fluoroscope bench ingest: --udp and --endpoint go together", file=sys.stderr)
+        return 2
+    if args.pid is not None and not args.udp:
+        print("fluoroscope bench ingest: --pid is for a running collector", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory(prefix="fluoroscope-bench-") as scratch:
         if args.udp:
-            if not args.endpoint:
-                raise SystemExit("--udp needs --endpoint too")
-            collector = Collector(parse_address(args.udp), parse_address(args.endpoint), args.pid)
+            try:
+                collector = Collector(
+                    parse_address(args.udp), parse_address(args.endpoint), args.pid
+                )
+            except ValueError as exc:
+                print(f"fluoroscope bench ingest: {exc}", file=sys.stderr)
+                return 2
+            where = f"running at udp://{args.udp} and {args.endpoint}"
         else:
             collector = start_collector(Path(scratch))
+            where = f"started for this run (pid {collector.pid}), temporary data directory"
         try:
-            return _measure(args, collector)
+            outcome = _measure(args, collector)
         finally:
             collector.stop()
+    print(_report(args, where, outcome).render())
+    return 0 if outcome.passed else 1
 
 
-def _measure(args: argparse.Namespace, collector: Collector) -> int:
-    api = Api(collector.http)
-    before = api.metrics()
-    memory = _MemorySampler(collector.pid)
-    probes = _Probes(collector)
-    memory.start()
-    probes.start()
-    results = _send_all(args, collector.udp)
-    sending = max(r["seconds"] for r in results)
-    probes.stop_sending()
-    written = _settle(api)
-    probes.stop()
-    memory.stop()
-    after = api.metrics()
+@dataclass
+class _Outcome:
+    results: list[senders.Result]
+    delta: Metrics
+    stored: float
+    settle_seconds: float
+    settled: bool
+    whole: int
+    incomplete: int
+    missing: int
+    checked: int
+    probes: Probes
+    resources: ResourceSampler
 
-    sent = sum(r["documents"] for r in results)
-    stored = written - total(before, "fluoroscope_store_documents_written") - probes.sent
-    delta = {key: after.get(key, 0.0) - before.get(key, 0.0) for key in after}
-    missing = _verify(api, [tid for r in results for tid in r["sample"]], args.segments_per_trace)
-    api.close()
-    lost = sent - stored
-    latencies = sorted(probes.latencies)
-    rows = [
-        ("command", f"fluoroscope bench ingest --rate {args.rate} --duration {args.duration:g} "
-                    f"--segments-per-trace {args.segments_per_trace} --senders {args.senders}"),
-        ("machine", f"{os.cpu_count()} cores, sender on the same machine"),
-        ("document size", f"{results[0]['mean_size']:.0f} bytes on average"),
-        ("offered rate", f"{args.rate:,} segments/s for {args.duration:g} s"),
-        ("achieved send rate", f"{sent / sending:,.0f} segments/s"),
-        ("segments sent", f"{sent:,}"),
-        ("segments stored", f"{stored:,.0f}"),
-        ("lost", f"{lost:,.0f}"),
-        ("  kernel socket drops", f"{delta.get('fluoroscope_udp_kernel_drops', 0):,.0f}"),
-        ("  pipeline full", f"{_refused(delta, 'queue_full'):,.0f}"),
-        ("  refused as invalid", f"{total(delta, 'fluoroscope_documents_refused_total'):,.0f}"),
-        ("sampled traces read back",
-         f"{len(missing[1]) - len(missing[0]):,} of {len(missing[1]):,} whole"),
-        ("datagram to queryable", _latency(latencies)),
-        ("probes", f"{len(latencies)} of {probes.sent} found"),
-        ("collector memory (RSS)", memory.describe()),
-    ]  # fmt: skip
-    print_table("fluoroscope bench ingest", rows)
-    return 0 if lost == 0 and not missing[0] and len(latencies) == probes.sent else 1
+    @property
+    def sent(self) -> int:
+        return sum(r.documents for r in self.results)
 
+    @property
+    def lost(self) -> float:
+        return self.sent - self.stored
 
-def _send_all(args: argparse.Namespace, udp: tuple[str, int]) -> list[dict[str, Any]]:
-    context = multiprocessing.get_context("spawn")
-    queue: multiprocessing.Queue[dict[str, Any]] = context.Queue()
-    start_at = time.time() + 1.0
-    share = args.rate / args.senders
-    workers = [
-        context.Process(
-            target=_sender,
-            args=(index, share, args.duration, args.segments_per_trace, udp, start_at, queue),
-        )
-        for index in range(args.senders)
-    ]
-    for worker in workers:
-        worker.start()
-    results = [queue.get(timeout=args.duration + 120) for _ in workers]
-    for worker in workers:
-        worker.join(10)
-    return results
-
-
-def _sender(
-    index: int,
-    rate: float,
-    duration: float,
-    segments: int,
-    udp: tuple[str, int],
-    start_at: float,
-    queue: "multiprocessing.Queue[dict[str, Any]]",
-) -> None:
-    """One sending process: traces at ``rate`` segments/s, paced in ~1 ms slices."""
-    generator = TraceGenerator(index + 1, segments)
-    sock = socket.socket(socket.AF_INET6 if ":" in udp[0] else socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-    sendto = sock.sendto
-    sample: list[str] = []
-    sent = 0
-    size = 0
-    traces = 0
-    time.sleep(max(0.0, start_at - time.time()))
-    began = time.perf_counter()
-    while True:
-        elapsed = time.perf_counter() - began
-        if elapsed >= duration:
-            break
-        due = int(elapsed * rate)
-        now = time.time()
-        while sent < due:
-            trace_id, documents = generator.trace(now)
-            for document in documents:
-                while True:
-                    try:
-                        sendto(document, udp)
-                        break
-                    except BlockingIOError:  # the local send buffer is full: retry, not drop
-                        time.sleep(0.0001)
-                size += len(document) - len(HEADER)
-            sent += len(documents)
-            if traces % SAMPLE_EVERY == 0:
-                sample.append(trace_id)
-            traces += 1
-        time.sleep(0.0005)
-    seconds = time.perf_counter() - began
-    queue.put(
-        {"documents": sent, "sample": sample, "mean_size": size / max(1, sent), "seconds": seconds}
-    )
-
-
-def _settle(api: Api) -> float:
-    """Wait until the collector has written everything it will; return the written count."""
-    deadline = time.monotonic() + MAX_WAIT_S
-    last = -1.0
-    stable_since = time.monotonic()
-    while time.monotonic() < deadline:
-        samples = api.metrics()
-        written = total(samples, "fluoroscope_store_documents_written")
-        busy = total(samples, "fluoroscope_queue_documents") > 0
-        if written != last or busy:
-            last = written
-            stable_since = time.monotonic()
-        elif time.monotonic() - stable_since >= SETTLE_S:
-            return written
-        time.sleep(0.25)
-    return last
-
-
-def _verify(api: Api, trace_ids: list[str], segments: int) -> tuple[list[str], list[str]]:
-    """Read sampled traces back; return (ids missing or incomplete, ids checked)."""
-    missing = []
-    for offset in range(0, len(trace_ids), 5):
-        batch = trace_ids[offset : offset + 5]
-        reply = api.call("/Traces", {"TraceIds": batch})
-        found = {t["Id"]: len(t["Segments"]) for t in reply["Traces"]}
-        missing += [tid for tid in batch if found.get(tid) != segments]
-    return missing, trace_ids
-
-
-def _refused(samples: dict[str, float], reason: str) -> float:
-    return samples.get(f'fluoroscope_udp_datagrams_refused_total{{reason="{reason}"}}', 0.0)
-
-
-def _latency(latencies: list[float]) -> str:
-    if not latencies:
-        return "no probe was found"
-    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    return (
-        f"p50 {statistics.median(latencies) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
-        f"max {latencies[-1] * 1000:.0f} ms"
-    )
-
-
-class _Probes:
-    """Sends uniquely identified one-segment traces and times until each is queryable."""
-
-    def __init__(self, collector: Collector) -> None:
-        self._udp = collector.udp
-        self._api = Api(collector.http)
-        self._generator = TraceGenerator(0xFF, 1)
-        self._outstanding: dict[str, float] = {}
-        self._lock = threading.Lock()
-        self._sending = threading.Event()
-        self._polling = threading.Event()
-        self.latencies: list[float] = []
-        self.sent = 0
-        self._threads = [
-            threading.Thread(target=self._send, daemon=True),
-            threading.Thread(target=self._poll, daemon=True),
-        ]
-
-    def start(self) -> None:
-        self._sending.set()
-        self._polling.set()
-        for thread in self._threads:
-            thread.start()
-
-    def stop_sending(self) -> None:
-        self._sending.clear()
-        self._threads[0].join()
-
-    def stop(self) -> None:
-        deadline = time.monotonic() + 30
-        while self._outstanding and time.monotonic() < deadline:
-            time.sleep(0.05)
-        self._polling.clear()
-        self._threads[1].join()
-        self._api.close()
-
-    def _send(self) -> None:
-        with socket.socket(
-            socket.AF_INET6 if ":" in self._udp[0] else socket.AF_INET, socket.SOCK_DGRAM
-        ) as sock:
-            while self._sending.is_set():
-                trace_id, documents = self._generator.trace()
-                with self._lock:
-                    self._outstanding[trace_id] = time.monotonic()
-                sock.sendto(documents[0], self._udp)
-                self.sent += 1
-                time.sleep(PROBE_INTERVAL_S)
-
-    def _poll(self) -> None:
-        while self._polling.is_set():
-            with self._lock:
-                waiting = list(self._outstanding)[:5]
-            if waiting:
-                reply = self._api.call("/Traces", {"TraceIds": waiting})
-                now = time.monotonic()
-                with self._lock:
-                    for trace in reply["Traces"]:
-                        sent_at = self._outstanding.pop(trace["Id"], None)
-                        if sent_at is not None:
-                            self.latencies.append(now - sent_at)
-            time.sleep(POLL_INTERVAL_S)
-
-
-class _MemorySampler:
-    """Samples the collector's resident memory once a second."""
-
-    def __init__(self, pid: int | None) -> None:
-        self._process = psutil.Process(pid) if pid is not None else None
-        self._samples: list[int] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def start(self) -> None:
-        if self._process is not None:
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-
-    def _run(self) -> None:
-        assert self._process is not None
-        while not self._stop.wait(1.0):
-            try:
-                self._samples.append(self._process.memory_info().rss)
-            except psutil.Error:
-                return
-
-    def describe(self) -> str:
-        if not self._samples:
-            return "not measured (give --pid)"
-        mib = 1 << 20
+    @property
+    def passed(self) -> bool:
         return (
-            f"median {statistics.median(self._samples) / mib:.0f} MiB, "
-            f"max {max(self._samples) / mib:.0f} MiB"
+            self.sent > 0
+            and self.lost == 0
+            and self.whole == self.checked
+            and self.probes.found == self.probes.sent
         )
+
+
+def _measure(args: argparse.Namespace, collector: Collector) -> _Outcome:
+    api = Api(collector.http)
+    plans = senders.plans(
+        args.senders,
+        args.rate,
+        args.duration,
+        args.segments_per_trace,
+        args.size,
+        collector.udp,
+        args.sample,
+    )
+    before = api.metrics()
+    resources = ResourceSampler(collector.pid)
+    probes = Probes(collector.udp, collector.http, args.size)
+
+    def watch() -> None:
+        resources.start()
+        probes.start()
+
+    try:
+        results = senders.run(plans, on_start=watch)
+    finally:
+        resources.lap()
+        probes.stop_sending()
+    sent = sum(r.documents for r in results)
+    stopped = time.monotonic()
+    written, settled = _settle(api, before, sent + probes.sent)
+    settle_seconds = time.monotonic() - stopped
+    probes.stop(PROBE_GRACE_S)
+    resources.stop()
+    delta = api.metrics().minus(before)
+    # Probe documents are written too: one per probe found.
+    stored = written - probes.found
+    sampled = [trace_id for r in results for trace_id in r.sampled]
+    whole, incomplete = _read_back(api, sampled, args.segments_per_trace)
+    api.close()
+    return _Outcome(
+        results,
+        delta,
+        stored,
+        settle_seconds,
+        settled,
+        whole,
+        incomplete,
+        len(sampled) - whole - incomplete,
+        len(sampled),
+        probes,
+        resources,
+    )
+
+
+def _settle(api: Api, before: Metrics, expected: int) -> tuple[float, bool]:
+    """Wait until the collector has written all it will; return (documents written, settled)."""
+    deadline = time.monotonic() + SETTLE_LIMIT_S
+    last = -1.0
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        now = api.metrics()
+        written = now.get(_WRITTEN, 0.0) - before.get(_WRITTEN, 0.0)
+        if written >= expected:
+            return written, True
+        if written != last or now.get("fluoroscope_queue_documents", 0.0) > 0:
+            last = written
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= SETTLE_QUIET_S:
+            return written, True
+        time.sleep(SETTLE_POLL_S)
+    return last, False
+
+
+def _read_back(api: Api, trace_ids: list[str], segments: int) -> tuple[int, int]:
+    """BatchGetTraces on ``trace_ids``; return (found with every segment, found short)."""
+    whole = incomplete = 0
+    for offset in range(0, len(trace_ids), BATCH_IDS):
+        reply = api.call("/Traces", {"TraceIds": trace_ids[offset : offset + BATCH_IDS]})
+        for trace in reply["Traces"]:
+            if len(trace["Segments"]) == segments:
+                whole += 1
+            else:
+                incomplete += 1
+    return whole, incomplete
+
+
+def _report(args: argparse.Namespace, where: str, outcome: _Outcome) -> Report:
+    results, delta, probes, resources = (
+        outcome.results,
+        outcome.delta,
+        outcome.probes,
+        outcome.resources,
+    )
+    sent = outcome.sent
+    seconds = max((r.seconds for r in results), default=0.0)
+    report = Report("fluoroscope bench ingest")
+    report.section("What ran")
+    report.row("command", _command(args))
+    report.row("collector", where)
+    report.row("machine", f"{machine()}; load generator on the same machine")
+    report.row(
+        "documents",
+        f"{sum(r.bytes for r in results) / max(1, sent):,.0f} bytes on average "
+        f"(aimed at {args.size}), {args.segments_per_trace} per trace, aws-xray-sdk layout",
+    )
+    report.section("Sending")
+    report.row("offered rate", f"{args.rate:,.0f} segments/s for {args.duration:g} s")
+    report.row(
+        "achieved send rate",
+        f"{sent / seconds if seconds else 0:,.0f} segments/s "
+        f"({args.senders} sender{'s' if args.senders > 1 else ''}, "
+        f"{sum(r.cpu_seconds for r in results) / max(seconds, 1e-9):.2f} cores)",
+    )
+    report.row("segments sent", f"{sent:,}")
+    errors = sum(r.errors for r in results)
+    if errors:
+        report.row("sendto failures", f"{errors:,} (not sent, not counted above)")
+    report.section("Outcome")
+    received = delta.get("fluoroscope_udp_datagrams_received_total", 0.0)
+    report.row("received by the collector", f"{received:,.0f} datagrams (probes included)")
+    report.row("segments stored", f"{outcome.stored:,.0f}")
+    lost = outcome.lost
+    report.row("lost (sent - stored)", f"{lost:,.0f} ({lost / max(1, sent):.2%})")
+    counted = {
+        "kernel socket drops": delta.get("fluoroscope_udp_kernel_drops", 0.0),
+        "pipeline full (queue_full)": delta.get(f'{_REFUSED_UDP}{{reason="queue_full"}}', 0.0),
+        "refused before parsing": delta.family(_REFUSED_UDP)
+        - delta.get(f'{_REFUSED_UDP}{{reason="queue_full"}}', 0.0),
+        "refused as invalid": delta.family("fluoroscope_documents_refused_total"),
+        "dropped by assembly": delta.family("fluoroscope_assembly_documents_dropped_total"),
+    }
+    for name, value in counted.items():
+        report.row(f"  {name}", f"{value:,.0f}")
+    # The collector's counts include the probes' datagrams: those lost are taken out here.
+    probes_lost = probes.sent - probes.found
+    if probes_lost:
+        report.row("  minus probes lost (in the counts above)", f"-{probes_lost:,}")
+    report.row("  not accounted for", f"{lost + probes_lost - sum(counted.values()):,.0f}")
+    report.row(
+        "settled",
+        f"{outcome.settle_seconds:.1f} s after sending stopped"
+        + ("" if outcome.settled else " (gave up waiting)"),
+    )
+    report.row(
+        "read back (BatchGetTraces)",
+        f"{outcome.whole:,} of {outcome.checked:,} random sampled traces whole"
+        + (f", {outcome.incomplete:,} incomplete" if outcome.incomplete else "")
+        + (f", {outcome.missing:,} missing" if outcome.missing else ""),
+    )
+    report.section("Latency, datagram to queryable")
+    report.row(
+        "probes",
+        f"{len(probes.latencies):,} of {probes.sent:,} found while polled"
+        + (f", {probes.found_late:,} more only after the run" if probes.found_late else "")
+        + f" (one sent every {probes.interval_s * 1000:.0f} ms; one BatchGetTraces call "
+        f"every {probes.poll_s * 1000:.0f} ms)",
+    )
+    report.row("latency", milliseconds(probes.latencies))
+    report.section("Collector process")
+    if resources.measured:
+        report.row("memory (RSS, 1 s samples to the end)", mebibytes(resources.rss))
+        if resources.cores is not None:
+            report.row("CPU while sending", f"{resources.cores:.2f} cores on average")
+    else:
+        report.row("memory (RSS)", "not measured (give --pid)")
+    report.section("Result")
+    report.row("verdict", "PASS: nothing lost" if outcome.passed else "FAIL: " + _why(outcome))
+    return report
+
+
+def _why(outcome: _Outcome) -> str:
+    reasons = []
+    if outcome.sent == 0:
+        reasons.append("nothing was sent")
+    if outcome.lost:
+        reasons.append(f"{outcome.lost:,.0f} segments lost")
+    if outcome.whole != outcome.checked:
+        reasons.append(f"{outcome.checked - outcome.whole:,} sampled traces not whole")
+    unanswered = outcome.probes.sent - outcome.probes.found
+    if unanswered:
+        reasons.append(f"{unanswered:,} probes never found")
+    return "; ".join(reasons)
+
+
+def _command(args: argparse.Namespace) -> str:
+    words = [
+        *("fluoroscope", "bench", "ingest", "--rate", f"{args.rate:g}"),
+        *("--duration", f"{args.duration:g}", "--size", str(args.size)),
+        *("--segments-per-trace", str(args.segments_per_trace), "--senders", str(args.senders)),
+    ]
+    if args.udp:
+        words += ["--udp", args.udp, "--endpoint", args.endpoint]
+    if args.pid is not None:
+        words += ["--pid", str(args.pid)]
+    return shlex.join(words)
+
+
+def _positive(kind: type[float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"expected a positive number, not {text}")
+        return value
+
+    return parse
+
+
+def _bounded(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected {low}-{high}, not {text}")
+        return value
+
+    return parse
