@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import msgspec
 import orjson
 
 from fluoroscope.model.facts import Call, Status, TraceFacts, Visit
@@ -10,17 +11,22 @@ from fluoroscope.model.summary import TraceSummary
 from fluoroscope.model.trace import Completeness
 
 _FORMAT = 3
+_encoder = msgspec.json.Encoder()
 
 
 def encode(s: TraceSummary) -> bytes:
-    """Serialise a summary for the ``traces.summary`` column."""
-    return orjson.dumps(
+    """Serialise a summary for the ``traces.summary`` column.
+
+    msgspec writes the named tuples (services, visits, calls) as JSON arrays directly, which
+    saves converting every one of them first.
+    """
+    return _encoder.encode(
         [
             _FORMAT, s.trace_id, s.revision, s.start_time, s.end_time, s.id_time, s.duration,
             s.response_time, s.has_fault, s.has_error, s.has_throttle, s.is_partial,
             int(s.completeness), s.limit_exceeded, s.http_method, s.http_url,
             s.http_user_agent, s.http_client_ip, s.http_status, s.entry_point,
-            [list(service) for service in s.service_ids],
+            s.service_ids,
             [
                 [key, tag, value, holders]
                 for key, values in s.annotations.items()
@@ -29,7 +35,7 @@ def encode(s: TraceSummary) -> bytes:
             list(s.users.items()), s.resource_arns, s.instance_ids, s.availability_zones,
             s.dropped_annotation_keys, s.fault_root_causes, s.error_root_causes,
             s.response_time_root_causes, s.inferred,
-            [_visit(v) for v in s.facts.visits], [_call(c) for c in s.facts.calls],
+            s.facts.visits, s.facts.calls,
         ]
     )  # fmt: skip
 
@@ -58,26 +64,11 @@ def decode(stored: bytes | str | list[Any]) -> TraceSummary:
     )  # fmt: skip
 
 
-def _visit(v: Visit) -> list[Any]:
-    return [
-        list(v.service), v.root, int(v.status), v.fault, v.error, v.throttle, v.in_progress,
-        v.start, v.end, v.http_status, v.http_url, v.http_method, v.http_user_agent,
-        v.http_client_ip, v.user,
-    ]  # fmt: skip
-
-
 def _read_visit(f: list[Any]) -> Visit:
     return Visit(
         ServiceId(*f[0]), f[1], Status(f[2]), f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10],
         f[11], f[12], f[13], f[14],
     )  # fmt: skip
-
-
-def _call(c: Call) -> list[Any]:
-    return [
-        list(c.source), list(c.target), int(c.status), c.fault, c.error, c.throttle,
-        c.in_progress, c.start, c.end, c.http_status, c.http_url, c.http_method,
-    ]  # fmt: skip
 
 
 def _read_call(f: list[Any]) -> Call:
