@@ -1,25 +1,54 @@
 """Parsing X-Ray filter expressions into :mod:`fluoroscope.filters.ast` trees.
 
-A hand-written recursive-descent parser: the grammar is small (xray-protocol.md 8.5), and
-writing it out gives every error an exact position and a precise "expected ..." without a
-dependency. Choices where X-Ray's documentation is silent:
+A hand-written recursive-descent parser over a lazy tokenizer, one token of look-ahead. The
+grammar is small (xray-protocol.md 8.5), and writing it out gives every error the exact
+offset of the first thing that is wrong and a precise ``expected`` (``a value after "="``,
+``")"``, ``a keyword``) without a parser-generator dependency. Every refusal is a
+:class:`~fluoroscope.errors.FilterSyntaxError`.
 
-- Keywords, ``AND``/``OR``/``NOT`` and the string operators are case-insensitive; ``NOT`` is a
-  synonym of ``!``. Precedence is ``!`` over ``AND`` over ``OR``; juxtaposition is ``AND``.
-- Strings are double-quoted; ``\\"`` and ``\\\\`` are the only escapes (any other backslash is
-  kept as it is). A bare word after an operator is read as a string (``name = traces``).
-- Numbers are decimal (``-1``, ``0.5``, ``1e3``) and compare as floats.
-- Expressions are at most :data:`MAX_LENGTH` characters and nest at most :data:`MAX_DEPTH`
-  deep, so hostile input costs bounded work.
+Choices where X-Ray's documentation is silent (xray-protocol.md 8.3, 12):
+
+- Keywords, ``AND``/``OR``/``NOT``, ``true``/``false`` and the string operators are
+  case-insensitive; annotation keys and string values keep their case. ``NOT`` is a synonym
+  of ``!``, so ``NOT`` cannot be a bare-word value. Precedence is ``!`` over ``AND`` over
+  ``OR``, both binary operators group to the left, and juxtaposition is ``AND``
+  (``ok !partial`` is ``ok AND !partial``).
+- Strings are double-quoted. ``\\"`` stands for ``"`` and ``\\\\`` for ``\\``; any other
+  backslash is kept as it is (``"a\\d"`` is the three characters ``a\\d``), so regular
+  expressions and Windows paths can be written without doubling.
+- Numbers are decimal (``3``, ``-1``, ``0.25``, also ``1e3``, which is how floats print) and
+  are read as floats; a number too large for a double is refused.
+- Right of a comparison operator (and of ``group.name =``), a bare word such as ``traces`` is
+  read as the string ``"traces"``; ``true`` and ``false`` are booleans and ``AND``, ``OR`` and
+  ``NOT`` are never values. Service names inside ``service()``, ``edge()`` and ``id()`` must
+  be quoted.
+- Types are checked while parsing: booleans take ``=``/``!=`` with ``true``/``false``;
+  numbers take ``= != < <= > >=`` with a number; strings take ``= !=`` and the string
+  operators with a string; annotations take ``=``/``!=`` with anything, ``< <= > >=`` with a
+  number and the string operators with a string. Where a keyword may appear is
+  :data:`~fluoroscope.filters.ast.KEYWORDS`; annotations, ``service()``, ``edge()``,
+  ``group.*`` and ``rootcause.*`` only appear at the top level.
+- ``rootcause.error.*`` is accepted like ``rootcause.fault.*``; ``rootcause.json`` takes a
+  non-empty list of JSON values.
+
+Bounds, so hostile input costs bounded work and never a ``RecursionError`` here or in code
+that walks the tree: at most :data:`MAX_LENGTH` characters (about four times the 2000
+the X-Ray API once documented, so any expression it accepted fits), parentheses, negations,
+blocks and JSON nesting at most :data:`MAX_DEPTH` deep, and at most :data:`MAX_CONDITIONS`
+conditions, which bounds how tall an ``AND``/``OR`` chain can make the tree.
 """
 
-import json
+import math
 import re
 from typing import Literal, NoReturn, cast
 
 from fluoroscope.errors import FilterSyntaxError
+from fluoroscope.filters._lexer import Token, next_token, read_json_list, unquote
 from fluoroscope.filters.ast import (
+    EQUALITY_OPS,
     KEYWORDS,
+    ORDER_OPS,
+    STRING_OPS,
     And,
     Annotation,
     Compare,
@@ -39,137 +68,76 @@ from fluoroscope.filters.ast import (
 
 MAX_LENGTH = 8192
 MAX_DEPTH = 64
+MAX_CONDITIONS = 256
 
-_TOKEN = re.compile(
-    r"""
-    (?P<space>\s+)
-  | (?P<string>"(?:[^"\\]|\\.)*")
-  | (?P<unterminated>"(?:[^"\\]|\\.)*\\?$)
-  | (?P<number>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)
-  | (?P<op>!=|<=|>=|=|<|>)
-  | (?P<bang>!)
-  | (?P<json>\#\[)
-  | (?P<punct>[(){},:\]])
-  | (?P<word>[A-Za-z_][A-Za-z0-9_.\-]*)
-  """,
-    re.VERBOSE,
-)
-_STRING_OPS = ("contains", "beginswith", "endswith")
-_ORDER_OPS = ("<", "<=", ">", ">=")
+_ANNOTATION_KEY = re.compile(r"[A-Za-z0-9_]+")
 _ROOT_CAUSE = re.compile(r"rootcause\.(fault|error|responsetime)\.(service|entity|exception)")
-
-
-class _Token:
-    __slots__ = ("kind", "position", "text", "value")
-
-    def __init__(self, kind: str, text: str, position: int, value: object = None) -> None:
-        self.kind = kind
-        self.text = text
-        self.position = position
-        # A JSON value's parsed form.
-        self.value = value
-
-    @property
-    def word(self) -> str:
-        return self.text.lower() if self.kind == "word" else ""
+_ID_FIELDS = ("name", "type", "account.id")
+_OPS_BY_KIND = {
+    "bool": EQUALITY_OPS,
+    "number": (*EQUALITY_OPS, *ORDER_OPS),
+    "string": (*EQUALITY_OPS, *STRING_OPS),
+    "annotation": (*EQUALITY_OPS, *ORDER_OPS, *STRING_OPS),
+}
+_RESERVED = ("and", "or", "not")
+_TERM = 'a keyword, "!" or "("'
 
 
 def parse(text: str) -> Node:
-    """Parse ``text``; raise FilterSyntaxError with a position and what was expected."""
+    """Parse a filter expression; raise FilterSyntaxError saying where and what was expected."""
     if len(text) > MAX_LENGTH:
         raise FilterSyntaxError(
-            f"the expression is longer than {MAX_LENGTH} characters", MAX_LENGTH, "a shorter one"
+            f"the expression is longer than {MAX_LENGTH} characters",
+            MAX_LENGTH,
+            f"at most {MAX_LENGTH} characters",
         )
     return _Parser(text).parse()
-
-
-def _tokens(text: str) -> list[_Token]:
-    tokens = []
-    position = 0
-    while position < len(text):
-        match = _TOKEN.match(text, position)
-        if match is None:
-            raise FilterSyntaxError(
-                f"unexpected {text[position]!r}", position, "a keyword, value or operator"
-            )
-        kind = match.lastgroup or ""
-        if kind == "unterminated":
-            raise FilterSyntaxError("unterminated string", position, 'a closing "')
-        if kind == "json":
-            tokens.append(_Token(kind, match.group(), position))
-            position = match.end()
-            position = _skip_json(text, position, tokens)
-            continue
-        if kind != "space":
-            tokens.append(_Token(kind, match.group(), position))
-        position = match.end()
-    tokens.append(_Token("end", "", len(text)))
-    return tokens
-
-
-_decoder = json.JSONDecoder()
-
-
-def _skip_json(text: str, position: int, tokens: list[_Token]) -> int:
-    """Read ``value, value, ... ]`` after ``#[`` as JSON tokens."""
-    while True:
-        while position < len(text) and text[position].isspace():
-            position += 1
-        try:
-            value, end = _decoder.raw_decode(text, position)
-        except json.JSONDecodeError:
-            raise FilterSyntaxError("malformed JSON", position, "a JSON value") from None
-        tokens.append(_Token("jsonvalue", text[position:end], position, value))
-        position = end
-        while position < len(text) and text[position].isspace():
-            position += 1
-        if position < len(text) and text[position] == ",":
-            position += 1
-            continue
-        if position < len(text) and text[position] == "]":
-            tokens.append(_Token("punct", "]", position))
-            return position + 1
-        raise FilterSyntaxError("unterminated JSON list", position, '"," or "]"')
 
 
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
-        self.tokens = _tokens(text)
-        self.index = 0
         self.depth = 0
+        self.conditions = 0
+        self.current = next_token(text, 0)
 
-    # -- helpers ---------------------------------------------------------------------------
+    # -- tokens ----------------------------------------------------------------------------
 
-    @property
-    def current(self) -> _Token:
-        return self.tokens[self.index]
-
-    def advance(self) -> _Token:
-        token = self.tokens[self.index]
+    def advance(self) -> Token:
+        token = self.current
         if token.kind != "end":
-            self.index += 1
+            self.current = next_token(self.text, token.end)
         return token
 
-    def fail(self, expected: str, token: _Token | None = None) -> NoReturn:
-        token = token or self.current
+    def fail(self, expected: str) -> NoReturn:
+        token = self.current
         found = "the end of the expression" if token.kind == "end" else repr(token.text)
         raise FilterSyntaxError(f"unexpected {found}", token.position, expected)
 
-    def expect(self, text: str) -> _Token:
-        if self.current.text != text:
+    def expect(self, text: str) -> Token:
+        if not self.current.is_punct(text):
             self.fail(f'"{text}"')
         return self.advance()
 
-    def nest(self) -> None:
+    def enter(self, token: Token) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise FilterSyntaxError(
-                f"the expression nests more than {MAX_DEPTH} deep", self.current.position,
-                "a flatter expression",
-            )  # fmt: skip
+                f"the expression nests more than {MAX_DEPTH} deep",
+                token.position,
+                f"at most {MAX_DEPTH} nested parentheses, negations and blocks",
+            )
 
-    # -- grammar ---------------------------------------------------------------------------
+    def count(self, token: Token) -> None:
+        self.conditions += 1
+        if self.conditions > MAX_CONDITIONS:
+            raise FilterSyntaxError(
+                f"the expression has more than {MAX_CONDITIONS} conditions",
+                token.position,
+                f"at most {MAX_CONDITIONS} conditions",
+            )
+
+    # -- logic -----------------------------------------------------------------------------
 
     def parse(self) -> Node:
         if self.current.kind == "end":
@@ -192,7 +160,7 @@ class _Parser:
             token = self.current
             if token.word == "and":
                 self.advance()
-            elif token.kind == "end" or token.word == "or" or token.text in (")", "}"):
+            elif not _starts_term(token):
                 return node
             node = And(node, self.unary(scope))
 
@@ -200,7 +168,7 @@ class _Parser:
         token = self.current
         if token.kind == "bang" or token.word == "not":
             self.advance()
-            self.nest()
+            self.enter(token)
             node = Not(self.unary(scope))
             self.depth -= 1
             return node
@@ -208,46 +176,50 @@ class _Parser:
 
     def primary(self, scope: str) -> Node:
         token = self.current
-        if token.text == "(":
+        if token.is_punct("("):
             self.advance()
-            self.nest()
+            self.enter(token)
             node = self.or_expr(scope)
-            self.depth -= 1
             self.expect(")")
+            self.depth -= 1
             return node
-        if token.kind != "word":
-            self.fail('a keyword, annotation.KEY, service(...), edge(...) or "("')
+        if token.kind != "word" or token.word in _RESERVED:
+            self.fail(_TERM)
+        self.count(token)
         word = token.word
         if word == "service":
-            return self.service(scope, token)
+            return self.service(scope)
         if word == "edge":
-            return self.edge(scope, token)
+            return self.edge(scope)
         if word in ("group.name", "group.arn"):
-            return self.group(scope, token)
+            return self.group(scope)
         if word == "rootcause.json":
-            return self.rootcause_json(scope, token)
+            return self.rootcause_json(scope)
         if word.startswith("rootcause."):
-            return self.rootcause(scope, token)
+            return self.rootcause(scope)
         return self.comparison(scope)
 
-    def _top_level_only(self, scope: str, token: _Token) -> None:
+    # -- complex terms ---------------------------------------------------------------------
+
+    def top_level_only(self, scope: str) -> Token:
+        token = self.current
         if scope != "trace":
             raise FilterSyntaxError(
-                f"{token.text} is not allowed inside a block", token.position,
-                "a keyword that applies inside this block",
-            )  # fmt: skip
+                f"{token.text} cannot be used {_where(scope)}",
+                token.position,
+                f"a keyword allowed {_where(scope)}",
+            )
+        return self.advance()
 
-    def service(self, scope: str, token: _Token) -> Node:
-        self._top_level_only(scope, token)
-        self.advance()
+    def service(self, scope: str) -> Node:
+        self.top_level_only(scope)
         self.expect("(")
-        node = None if self.current.text == ")" else self.node_ref()
+        node = None if self.current.is_punct(")") else self.node_ref()
         self.expect(")")
         return Service(node, self.block("service"))
 
-    def edge(self, scope: str, token: _Token) -> Node:
-        self._top_level_only(scope, token)
-        self.advance()
+    def edge(self, scope: str) -> Node:
+        self.top_level_only(scope)
         self.expect("(")
         source = self.node_ref()
         self.expect(",")
@@ -256,194 +228,222 @@ class _Parser:
         return Edge(source, target, self.block("edge"))
 
     def block(self, scope: str, required: bool = False) -> Node | None:
-        if self.current.text != "{":
+        token = self.current
+        if not token.is_punct("{"):
             if required:
                 self.fail('"{"')
             return None
         self.advance()
-        self.nest()
+        self.enter(token)
         node = self.or_expr(scope)
-        self.depth -= 1
         self.expect("}")
+        self.depth -= 1
         return node
 
     def node_ref(self) -> NodeRef:
         token = self.current
         if token.kind == "string":
             self.advance()
-            return NodeRef(name=_unquote(token.text))
+            return NodeRef(name=unquote(token.text))
         if token.word != "id":
             self.fail("a quoted service name or id(...)")
         self.advance()
         self.expect("(")
         found: dict[str, str] = {}
         while True:
+            remaining = [name for name in _ID_FIELDS if name not in found]
             key = self.current
-            if key.word not in ("name", "type", "account.id") or key.word in found:
-                self.fail('"name", "type" or "account.id" (each at most once)')
+            if key.word not in remaining:
+                self.fail(_choices([f'"{name}"' for name in remaining]))
             self.advance()
             self.expect(":")
             value = self.current
             if value.kind != "string":
                 self.fail("a quoted string")
             self.advance()
-            found[key.word] = _unquote(value.text)
-            if self.current.text == ",":
+            found[key.word] = unquote(value.text)
+            if len(found) < len(_ID_FIELDS) and self.current.is_punct(","):
                 self.advance()
                 continue
-            break
-        self.expect(")")
-        return NodeRef(found.get("name"), found.get("type"), found.get("account.id"))
+            if not self.current.is_punct(")"):
+                self.fail('"," or ")"' if len(found) < len(_ID_FIELDS) else '")"')
+            self.advance()
+            return NodeRef(found.get("name"), found.get("type"), found.get("account.id"))
 
-    def group(self, scope: str, token: _Token) -> Node:
-        self._top_level_only(scope, token)
-        self.advance()
+    def group(self, scope: str) -> Node:
+        token = self.top_level_only(scope)
         op = self.current
-        if op.text not in ("=", "!="):
+        if op.kind != "op" or op.text not in EQUALITY_OPS:
             self.fail('"=" or "!="')
         self.advance()
         value = self.current
-        if value.kind != "string":
-            self.fail("a quoted group name or ARN")
+        if value.kind == "string":
+            text = unquote(value.text)
+        elif value.kind == "word" and value.word not in (*_RESERVED, "true", "false"):
+            text = value.text
+        else:
+            self.fail("a quoted group name" if token.word == "group.name" else "a quoted group ARN")
         self.advance()
-        attribute = cast(Literal["name", "arn"], token.word.split(".")[1])
-        return Group(attribute, cast(Literal["=", "!="], op.text), _unquote(value.text))
+        return Group(
+            cast(Literal["name", "arn"], token.word.split(".")[1]),
+            cast(Literal["=", "!="], op.text),
+            text,
+        )
 
-    def rootcause(self, scope: str, token: _Token) -> Node:
-        self._top_level_only(scope, token)
+    def rootcause(self, scope: str) -> Node:
+        token = self.current
         match = _ROOT_CAUSE.fullmatch(token.word)
         if match is None or match.groups() == ("responsetime", "exception"):
-            self.fail(
-                "rootcause.fault|error.service|entity|exception or "
-                "rootcause.responsetime.service|entity"
+            raise FilterSyntaxError(
+                f"unknown root-cause block {token.text!r}",
+                token.position,
+                "rootcause.fault|error.service|entity|exception, "
+                "rootcause.responsetime.service|entity or rootcause.json",
             )
-        self.advance()
+        self.top_level_only(scope)
         kind, level = match.groups()
-        block = self.block(f"rc.{level}", required=True)
-        assert block is not None
+        block = self.block(f"rootcause.{kind}.{level}", required=True)
+        assert block is not None  # required=True either returns a block or raises
         return RootCause(
             cast(Literal["fault", "error", "responsetime"], kind),
             cast(Literal["service", "entity", "exception"], level),
             block,
         )
 
-    def rootcause_json(self, scope: str, token: _Token) -> Node:
-        self._top_level_only(scope, token)
+    def rootcause_json(self, scope: str) -> Node:
+        self.top_level_only(scope)
+        if not (self.current.kind == "op" and self.current.text == "="):
+            self.fail('"="')
         self.advance()
-        self.expect("=")
-        if self.current.kind != "json":
+        opening = self.current
+        if opening.kind != "json":
             self.fail('"#["')
-        self.advance()
-        values = []
-        texts = []
-        while self.current.kind == "jsonvalue":
-            values.append(self.current.value)
-            texts.append(self.current.text)
-            self.advance()
-        self.expect("]")
-        return RootCauseJson(tuple(values), tuple(texts))
+        values, end = read_json_list(self.text, opening.end, MAX_DEPTH)
+        self.current = next_token(self.text, end)
+        return RootCauseJson(tuple(values))
+
+    # -- comparisons -----------------------------------------------------------------------
 
     def comparison(self, scope: str) -> Node:
         token = self.advance()
-        word = token.word
-        subject: Field | Annotation
-        if word.startswith("annotation."):
-            if scope != "trace":
-                raise FilterSyntaxError(
-                    "annotations cannot be used inside a block", token.position,
-                    "a keyword that applies inside this block",
-                )  # fmt: skip
-            key = token.text[len("annotation.") :]
-            if not re.fullmatch(r"[A-Za-z0-9_]+", key):
-                raise FilterSyntaxError(
-                    f"{token.text!r} is not a valid annotation key", token.position,
-                    "annotation. followed by letters, digits or _",
-                )  # fmt: skip
-            subject = Annotation(key)
-            kind = "annotation"
-        else:
-            entry = KEYWORDS.get(word)
-            if entry is None:
-                raise FilterSyntaxError(
-                    f"unknown keyword {token.text!r}", token.position, "a keyword"
-                )
-            kind, scopes = entry
-            if scope not in scopes:
-                raise FilterSyntaxError(
-                    f"{word} cannot be used {_where(scope)}", token.position,
-                    "a keyword that applies here",
-                )  # fmt: skip
-            subject = Field(word)
+        subject, kind = _subject(token, scope)
         op_token = self.current
-        op = op_token.text if op_token.kind == "op" else op_token.word
-        if op not in ("=", "!=", *_ORDER_OPS, *_STRING_OPS):
+        if op_token.kind == "op":
+            op = op_token.text
+        elif op_token.word in STRING_OPS:
+            op = op_token.word
+        else:
             if kind == "number":
-                self.fail(f"an operator after {word}")
+                self.fail(f"{_operators(kind)} after {token.word}")
             return Present(subject)
+        allowed = _OPS_BY_KIND[kind]
+        if op not in allowed:
+            raise FilterSyntaxError(
+                f"{_show(op)} does not apply to {_describe(kind, token)}",
+                op_token.position,
+                _operators(kind),
+            )
         self.advance()
-        value = self.value(op_token, op, kind)
+        value = self.value(token, op_token, op, kind)
         return Compare(subject, op, value)
 
-    def value(self, op_token: _Token, op: str, kind: str) -> Value:
+    def value(self, subject: Token, op_token: Token, op: str, kind: str) -> Value:
         token = self.current
-        if token.kind == "end" or token.text in (")", "}", ","):
-            self.fail(f'a value after "{op_token.text}"')
-        self.advance()
         value: Value
         if token.kind == "string":
-            value = _unquote(token.text)
+            value = unquote(token.text)
         elif token.kind == "number":
             value = float(token.text)
+            if not math.isfinite(value):
+                raise FilterSyntaxError(
+                    f"{token.text} is too large", token.position, "a number a double can hold"
+                )
         elif token.word in ("true", "false"):
             value = token.word == "true"
-        elif token.kind == "word":
+        elif token.kind == "word" and token.word not in _RESERVED:
             value = token.text
         else:
-            self.fail(f'a value after "{op_token.text}"', token)
-        _check_types(kind, op, value, token)
+            self.fail(f'a value after "{op_token.text}"')
+        expected = _expected_value(kind, op, value)
+        if expected is not None:
+            raise FilterSyntaxError(
+                f"{subject.text} {op_token.text} takes {expected}, not {token.text}",
+                token.position,
+                expected,
+            )
+        self.advance()
         return value
 
 
-def _check_types(kind: str, op: str, value: Value, token: _Token) -> None:
+def _starts_term(token: Token) -> bool:
+    """Whether ``token`` can begin another operand of a juxtaposed AND."""
+    if token.kind == "word":
+        return token.word not in ("and", "or")
+    return token.kind == "bang" or token.is_punct("(")
+
+
+def _subject(token: Token, scope: str) -> tuple[Field | Annotation, str]:
+    """The keyword or annotation ``token`` names, and its kind, if allowed in ``scope``."""
+    word = token.word
+    if word.startswith("annotation."):
+        if scope != "trace":
+            raise FilterSyntaxError(
+                f"annotations cannot be used {_where(scope)}",
+                token.position,
+                f"a keyword allowed {_where(scope)}",
+            )
+        key = token.text[len("annotation.") :]
+        if not _ANNOTATION_KEY.fullmatch(key):
+            raise FilterSyntaxError(
+                f"{key!r} is not an annotation key",
+                token.position + len("annotation."),
+                "an annotation key of letters, digits and _",
+            )
+        return Annotation(key), "annotation"
+    entry = KEYWORDS.get(word)
+    if entry is None:
+        raise FilterSyntaxError(f"unknown keyword {token.text!r}", token.position, "a keyword")
+    if scope not in entry.scopes:
+        raise FilterSyntaxError(
+            f"{word} cannot be used {_where(scope)}",
+            token.position,
+            f"a keyword allowed {_where(scope)}",
+        )
+    return Field(word), entry.kind
+
+
+def _expected_value(kind: str, op: str, value: Value) -> str | None:
+    """What ``op`` on a ``kind`` subject needs, when ``value`` is not that; else None."""
+    if kind == "annotation" and op in EQUALITY_OPS:
+        return None
     if kind == "bool":
-        if op not in ("=", "!=") or not isinstance(value, bool):
-            raise FilterSyntaxError(
-                "a boolean keyword compares only with = or != to true or false",
-                token.position, "true or false",
-            )  # fmt: skip
-    elif kind == "number":
-        if op in _STRING_OPS or isinstance(value, bool | str):
-            raise FilterSyntaxError(
-                "a numeric keyword compares with = != < <= > >= to a number",
-                token.position, "a number",
-            )  # fmt: skip
-    elif kind == "string":
-        if op in _ORDER_OPS or not isinstance(value, str):
-            raise FilterSyntaxError(
-                "a string keyword compares with = != CONTAINS BEGINSWITH ENDSWITH to a string",
-                token.position, "a quoted string",
-            )  # fmt: skip
-    else:  # annotations take strings, numbers or booleans
-        if isinstance(value, bool) and op not in ("=", "!="):
-            raise FilterSyntaxError(
-                "a boolean compares only with = or !=", token.position, "a string or number"
-            )
-        if op in _STRING_OPS and not isinstance(value, str):
-            raise FilterSyntaxError(
-                f"{op.upper()} needs a string", token.position, "a quoted string"
-            )
-        if op in _ORDER_OPS and not isinstance(value, float):
-            raise FilterSyntaxError(f'"{op}" needs a number', token.position, "a number")
+        return None if isinstance(value, bool) else "true or false"
+    if kind == "number" or op in ORDER_OPS:
+        return None if isinstance(value, float) else "a number"
+    return None if isinstance(value, str) else "a quoted string"
+
+
+def _show(op: str) -> str:
+    return op.upper() if op.isalpha() else f'"{op}"'
+
+
+def _choices(shown: list[str]) -> str:
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
+
+
+def _operators(kind: str) -> str:
+    return _choices([_show(op) for op in _OPS_BY_KIND[kind]])
+
+
+def _describe(kind: str, token: Token) -> str:
+    if kind == "annotation":
+        return token.text
+    return f"{token.word}, a {'boolean' if kind == 'bool' else kind} keyword"
 
 
 def _where(scope: str) -> str:
-    return {
-        "trace": "at the top level",
-        "service": "inside service() { }",
-        "edge": "inside edge() { }",
-    }.get(scope, "inside this root-cause block")
-
-
-def _unquote(text: str) -> str:
-    body = text[1:-1]
-    return re.sub(r'\\(["\\])', r"\1", body)
+    if scope == "trace":
+        return "at the top level"
+    if scope in ("service", "edge"):
+        return f"inside {scope}() {{ }}"
+    return f"inside {scope} {{ }}"
