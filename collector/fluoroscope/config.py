@@ -58,6 +58,7 @@ class Config:
     otlp_max_message_bytes: int
     otlp_bearer_token: str | None
     otlp_indexed_attributes: frozenset[str]
+    export_otlp: str | None
 
 
 def parse_address(value: object) -> Address:
@@ -204,6 +205,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("otlp_indexed_attributes", "otlp.indexed_attributes",
            "FLUOROSCOPE_OTLP_INDEXED_ATTRIBUTES", None, _names, frozenset,
            "span attributes to index as annotations (comma-separated or a TOML list)"),
+    Option("export_otlp", "export.otlp", "FLUOROSCOPE_EXPORT_OTLP", "--export-otlp", _secret,
+           lambda: None, "forward everything stored as OTLP to this endpoint "
+           "(grpc://host:4317, or http://host:4318/v1/traces)"),
 )  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from fluoroscope.app.feed import DocumentBatch, Feed, RawBatch
 from fluoroscope.app.pipeline import Pipeline
 from fluoroscope.assembly.assembler import Assembler, AssemblyLimits
 from fluoroscope.config import Config
+from fluoroscope.exporters.otlp import Destination, OtlpExporter
 from fluoroscope.model.segment import Document
 from fluoroscope.receivers.otlp import OtlpIngest
 from fluoroscope.receivers.otlp_grpc import OtlpGrpcReceiver
@@ -48,6 +49,7 @@ class Collector:
         self._assembler: Assembler | None = None
         self._udp: UdpReceiver | None = None
         self._api: ApiServer | None = None
+        self._exporter: OtlpExporter | None = None
         self._otlp_grpc: OtlpGrpcReceiver | None = None
         self._otlp_http: OtlpHttpReceiver | None = None
         # Translating OTLP requests is CPU work; it runs here, off the event loop.
@@ -73,12 +75,16 @@ class Collector:
         self._assembler = Assembler(
             self.store, self.registry, limits, self._now, self.groups.classify
         )
+        if config.export_otlp is not None:
+            self._exporter = OtlpExporter(Destination.parse(config.export_otlp), self.registry)
+            self._exporter.start()
         self._pipeline = Pipeline(
             self.feed,
             self._assembler,
             self.registry,
             flush_interval_s=config.flush_interval_ms / 1000,
             now=self._now,
+            export=self._exporter.offer if self._exporter is not None else None,
         )
         self._register_gauges()
         self._pipeline.start()
@@ -114,6 +120,11 @@ class Collector:
             f"{prefix} X-Ray API on http://{http} (/healthz, /metrics)",
             *(f"{prefix} {line}" for line in otlp_lines),
             f"{prefix} store at {self.store.path}",
+            *(
+                [f"{prefix} forwarding as OTLP to {config.export_otlp}"]
+                if config.export_otlp is not None
+                else []
+            ),
             f"{prefix} ready",
         ]
 
@@ -163,6 +174,8 @@ class Collector:
             self._rules.close()
         self._control.shutdown(wait=True)
         self.store.close(DRAIN_TIMEOUT_S)
+        if self._exporter is not None:
+            self._exporter.stop(DRAIN_TIMEOUT_S)
 
     def _ingest_raw(self, documents: list[bytes], size: int) -> bool:
         return self.feed.offer(RawBatch("udp", documents, size), len(documents))

@@ -34,10 +34,13 @@ class Pipeline:
         *,
         flush_interval_s: float,
         now: Callable[[], float] = time.time,
+        export: Callable[[list[bytes]], None] | None = None,
     ) -> None:
         self._feed = feed
         self._assembler = assembler
         self._flush_interval = flush_interval_s
+        # Receives each committed batch's documents (from the writer thread).
+        self._export = export
         self._now = now
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -125,13 +128,19 @@ class Pipeline:
     def _flush(self) -> float:
         """Hand what changed to the writer, then forget what is done; return the next flush."""
         acks, self._acks = self._acks, []
+        documents: list[bytes] | None = [] if self._export is not None else None
+        export = self._export
 
         def answer() -> None:
             for ack, refusals in acks:
                 ack(refusals)
+            if export is not None and documents:
+                export(documents)
 
         try:
-            written = self._assembler.flush(answer if acks else None)
+            written = self._assembler.flush(
+                answer if acks or export is not None else None, documents
+            )
         except StoreError as exc:
             self._acks = acks + self._acks
             log.error("the store refused a batch, retrying in %.0f s: %s", STORE_RETRY_S, exc)

@@ -178,11 +178,14 @@ class Assembler:
         """How many traces have changes not yet written."""
         return len(self._changed)
 
-    def flush(self, on_commit: Callable[[], None] | None = None) -> int:
+    def flush(
+        self, on_commit: Callable[[], None] | None = None, written: list[bytes] | None = None
+    ) -> int:
         """Write every changed trace in one batch; return how many were written.
 
-        ``on_commit`` runs once the batch is durable. Raises StoreError if the sink refuses
-        the batch; the changes stay pending and the next flush retries them.
+        ``on_commit`` runs once the batch is durable; ``written``, when given, receives the
+        documents of the batch (for exporters). Raises StoreError if the sink refuses the
+        batch; the changes stay pending and the next flush retries them.
         """
         if not self._changed:
             return 0
@@ -219,6 +222,8 @@ class Assembler:
                 )
             )
         seq = self._sink.write(writes, self._now(), on_commit, graph)
+        if written is not None:
+            written.extend(raw for write in writes for _, raw in write.documents)
         for trace, write, summary in zip(traces, writes, summaries, strict=True):
             trace.rowid = write.rowid
             trace.written_seq = seq

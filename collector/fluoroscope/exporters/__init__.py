@@ -1,0 +1,1 @@
+"""Exporters: stored traces forwarded to other backends."""
