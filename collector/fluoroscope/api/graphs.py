@@ -161,7 +161,18 @@ def compile_selector(expression: str) -> tuple[Selector, bool]:
         ref = node.node
 
         def services(rows: list[GraphRow]) -> list[GraphRow]:
-            return [row for row in rows if row.kind == "n" and _is(row.source, ref)]
+            nodes = [row for row in rows if row.kind == "n" and _is(row.source, ref)]
+            # Inferred nodes keep no rows of their own: the calls into them stand for them.
+            into = [
+                row
+                for row in rows
+                if row.kind == "e"
+                and row.target is not None
+                and row.target.inferred
+                and row.target.type != "client"
+                and _is(row.target, ref)
+            ]
+            return nodes + into
 
         return services, True
     if isinstance(node, Edge) and node.block is None:

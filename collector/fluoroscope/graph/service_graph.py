@@ -31,6 +31,9 @@ def build(rows: Iterable[GraphRow]) -> "nx.DiGraph[ServiceId]":
             if not graph.has_edge(row.source, row.target):
                 graph.add_edge(row.source, row.target, values=None, first=None, last=None)
             _merge(graph.edges[row.source, row.target], row)
+            # An inferred node keeps no statistics of its own: they are the calls into it.
+            if row.target.inferred and row.target.type != CLIENT_TYPE:
+                _merge(graph.nodes[row.target], row)
     return graph
 
 

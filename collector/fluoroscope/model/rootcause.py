@@ -30,9 +30,13 @@ ApiObject = dict[str, Any]
 def root_causes(tree: TraceTree) -> tuple[list[ApiObject], list[ApiObject], list[ApiObject]]:
     """The FaultRootCauses, ErrorRootCauses and ResponseTimeRootCauses of a trace."""
     children = _children(tree)
-    exceptions = _exceptions_by_id(tree)
-    faults = _flagged(tree, children, exceptions, _faulted)
-    errors = _flagged(tree, children, exceptions, _errored)
+    entities = tree.entities.values()
+    # Most traces have neither: one cheap pass saves the search for the deepest ones.
+    faulty = any(_faulted(e) for e in entities)
+    erroneous = any(_errored(e) for e in entities)
+    exceptions = _exceptions_by_id(tree) if faulty or erroneous else {}
+    faults = _flagged(tree, children, exceptions, _faulted) if faulty else []
+    errors = _flagged(tree, children, exceptions, _errored) if erroneous else []
     slowest = _slowest(tree, children)
     return faults, errors, slowest
 

@@ -1,7 +1,8 @@
 """A trace's contribution to the service graph's per-minute statistics.
 
-Each completed visit counts for its node, each completed call for its edge (and, when the
-callee sent nothing, for the inferred node it leads to), in the minute it ended. A trace's
+Each completed visit counts for its node, each completed call for its edge, in the minute it
+ended. An inferred node (a callee that sent nothing) has no statistics of its own: they are
+those of the edges into it, summed when the graph is read. A trace's
 contribution is recomputed whole at every revision and the store applies only the difference
 from the previous one, so every entity counts exactly once however often its trace changes.
 
@@ -14,7 +15,7 @@ import math
 from collections.abc import Sequence
 from operator import add
 
-from fluoroscope.model.facts import Call, TraceFacts, Visit
+from fluoroscope.model.facts import TraceFacts
 from fluoroscope.model.services import ServiceId
 
 BUCKETS = 16
@@ -48,18 +49,31 @@ def contribution(facts: TraceFacts, groups: Sequence[str] = ("",)) -> Contributi
 
     The trace counts once for each of ``groups`` ("" standing for all traces).
     """
+    # (kind, minute, source, target, status column, seconds); written out inline because this
+    # runs for every entity of every trace revision.
+    counted: list[tuple[str, int, ServiceId, ServiceId | None, int, float]] = [
+        ("n", int(v.end // MINUTE) * MINUTE, v.service, None, v.status, v.end - v.start)
+        for v in facts.visits
+        if not v.in_progress
+    ]
+    counted += [
+        ("e", int(c.end // MINUTE) * MINUTE, c.source, c.target, c.status, c.end - c.start)
+        for c in facts.calls
+        if not c.in_progress
+    ]
     out: Contribution = {}
+    get = out.get
+    last = BUCKETS - 1
     for group in groups:
-        for visit in facts.visits:
-            if not visit.in_progress:
-                _count(out, (group, "n", _minute(visit.end), visit.service, None), visit)
-        for call in facts.calls:
-            if call.in_progress:
-                continue
-            minute = _minute(call.end)
-            _count(out, (group, "e", minute, call.source, call.target), call)
-            if call.target.inferred and call.target.type != "client":
-                _count(out, (group, "n", minute, call.target, None), call)
+        for kind, minute, source, target, status, seconds in counted:
+            key = (group, kind, minute, source, target)
+            values = get(key)
+            if values is None:
+                values = out[key] = [0.0] * STAT_WIDTH
+            values[status] += 1  # Status values are the column numbers 0-3
+            values[4] += 1
+            values[5] += seconds
+            values[6 + (min(last, int(seconds * 1000.0).bit_length()) if seconds > 0 else 0)] += 1
     return out
 
 
@@ -87,18 +101,3 @@ def add_into(total: Contribution, part: Contribution) -> None:
             total[key] = list(values)
         else:
             current[:] = map(add, current, values)
-
-
-def _minute(moment: float) -> int:
-    return int(moment // MINUTE) * MINUTE
-
-
-def _count(out: Contribution, key: StatKey, entity: Visit | Call) -> None:
-    values = out.get(key)
-    if values is None:
-        values = out[key] = [0.0] * STAT_WIDTH
-    seconds = entity.end - entity.start
-    values[entity.status] += 1  # Status values are the column numbers 0-3
-    values[4] += 1
-    values[5] += seconds
-    values[6 + (min(BUCKETS - 1, int(seconds * 1000.0).bit_length()) if seconds > 0 else 0)] += 1

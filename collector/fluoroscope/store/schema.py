@@ -137,6 +137,9 @@ MIGRATIONS: tuple[str, ...] = (
     + ", ".join(f"sum(h{i})" for i in range(BUCKETS))
     + " FROM graph_minutes GROUP BY grp, minute - minute % 3600, kind, src_name, src_type,"
     " src_account, dst_name, dst_type, dst_account;",
+    # 5: an inferred node's statistics are read from the edges into it, not stored twice.
+    "DELETE FROM graph_minutes WHERE kind = 'n' AND src_inferred AND src_type != 'client';\n"
+    "DELETE FROM graph_hours WHERE kind = 'n' AND src_inferred AND src_type != 'client';",
 )
 
 

@@ -120,6 +120,32 @@ def test_migrating_again_changes_nothing(tmp_path):
     connection.close()
 
 
+def test_migration_5_drops_stored_statistics_of_inferred_nodes(tmp_path):
+    """Inferred nodes are summed from the edges into them, so older rows of their own go."""
+    connection = connect(tmp_path / "db", readonly=False, cache_kib=1024)
+    migrate(connection)
+    histogram = ", 0" * 16
+    for kind, name, kind_type, inferred in (
+        ("n", "orders", "AWS::EC2::Instance", 0),
+        ("n", "payments.example.com", "remote", 1),
+        ("e", "orders", "AWS::EC2::Instance", 0),
+    ):
+        for table in ("graph_minutes", "graph_hours"):
+            connection.execute(
+                f"INSERT INTO {table} VALUES ('', 0, ?, ?, ?, '', ?, '', '', '', 0,"
+                f" 1, 0, 0, 0, 1, 0.5{histogram})",
+                (kind, name, kind_type, inferred),
+            )
+    connection.execute("PRAGMA user_version = 4")
+
+    migrate(connection)
+
+    for table in ("graph_minutes", "graph_hours"):
+        kept = connection.execute(f"SELECT kind, src_name FROM {table} ORDER BY kind").fetchall()
+        assert kept == [("e", "orders"), ("n", "orders")]
+    connection.close()
+
+
 def test_reopening_a_store_keeps_its_data(make_store, trace_write, make_document):
     """A store opened again over the same directory reads what was written."""
     first = make_store()
