@@ -5,6 +5,7 @@ parser and default. Everything is checked at start-up; the first bad value stops
 one message that names the option, where it came from, and what it accepts.
 """
 
+import json
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -15,6 +16,7 @@ from typing import Any
 from fluoroscope.errors import ConfigError
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+HEAD_SAMPLING_MODES = ("off", "honour", "resample")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,10 @@ class Config:
     otlp_bearer_token: str | None
     otlp_indexed_attributes: frozenset[str]
     export_otlp: str | None
+    head_sampling: str
+    tail_sampling_rules: tuple[dict[str, Any], ...]
+    sampling_decision_wait_s: float
+    sampling_decision_memory: int
 
 
 def parse_address(value: object) -> Address:
@@ -116,6 +122,28 @@ def _log_level(value: object) -> str:
     if text not in LOG_LEVELS:
         raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}")
     return text
+
+
+def _head_mode(value: object) -> str:
+    text = _text(value).lower()
+    if text not in HEAD_SAMPLING_MODES:
+        raise ValueError(f"expected one of {', '.join(HEAD_SAMPLING_MODES)}")
+    return text
+
+
+def _tables(value: object) -> tuple[dict[str, Any], ...]:
+    """A TOML array of tables, or the same as a JSON list of objects (from the environment).
+
+    Only the shape is checked here; what the tables say is checked by whoever uses them.
+    """
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValueError("expected a JSON list of objects") from None
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ValueError("expected a list of tables")
+    return tuple(value)
 
 
 def _number(kind: type[int] | type[float], low: float, high: float) -> Callable[[object], Any]:
@@ -208,6 +236,21 @@ OPTIONS: tuple[Option, ...] = (
     Option("export_otlp", "export.otlp", "FLUOROSCOPE_EXPORT_OTLP", "--export-otlp", _secret,
            lambda: None, "forward everything stored as OTLP to this endpoint "
            "(grpc://host:4317, or http://host:4318/v1/traces)"),
+    Option("head_sampling", "sampling.head", "FLUOROSCOPE_SAMPLING_HEAD", "--head-sampling",
+           _head_mode, lambda: "off",
+           "sample arriving traces by the sampling rules: off, honour (keep what senders "
+           "marked sampled) or resample (decide every trace)"),
+    Option("tail_sampling_rules", "sampling.tail.rules", "FLUOROSCOPE_SAMPLING_TAIL_RULES", None,
+           _tables, tuple,
+           "tail-sampling rules tried in order: tables of name, filter (an X-Ray filter "
+           "expression) and keep (a probability); none means no tail sampling"),
+    Option("sampling_decision_wait_s", "sampling.decision_wait_s",
+           "FLUOROSCOPE_SAMPLING_DECISION_WAIT_S", None, _number(float, 0.1, 3_600),
+           lambda: 10.0, "longest a trace waits for its entry segment or for completeness "
+           "before it is sampled on what has arrived"),
+    Option("sampling_decision_memory", "sampling.decision_memory",
+           "FLUOROSCOPE_SAMPLING_DECISION_MEMORY", None, _number(int, 1_000, 10_000_000),
+           lambda: 100_000, "sampling verdicts remembered for late documents of a trace"),
 )  # fmt: skip
 
 

@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from fluoroscope.assembly import Assembler, AssemblyLimits
+from fluoroscope.assembly.gate import SamplingGate
 from fluoroscope.model.segment import Document
 from fluoroscope.store import InMemoryTraceSink, Store
 from fluoroscope.telemetry import Registry
@@ -178,10 +179,20 @@ class Harness:
 def make_harness(clock: Clock) -> Callable[..., Harness]:
     """Build assemblers on the shared clock; ``sink`` lets two share one store."""
 
-    def make(sink: InMemoryTraceSink | Store | None = None, **limits: Any) -> Harness:
+    def make(
+        sink: InMemoryTraceSink | Store | None = None,
+        gate: Callable[[Registry], SamplingGate] | None = None,
+        **limits: Any,
+    ) -> Harness:
         sink = sink if sink is not None else InMemoryTraceSink()
         registry = Registry()
-        assembler = Assembler(sink, registry, AssemblyLimits(**limits), now=clock)
+        assembler = Assembler(
+            sink,
+            registry,
+            AssemblyLimits(**limits),
+            now=clock,
+            gate=gate(registry) if gate is not None else None,
+        )
         return Harness(assembler, sink, registry)
 
     return make

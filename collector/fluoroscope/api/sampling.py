@@ -35,8 +35,11 @@ class SamplingOperations:
         quotas: Quotas,
         table: RuleTable,
         executor: Executor,
+        on_change: Callable[[RuleBook], None] | None = None,
     ) -> None:
         self._book = book
+        # Told after every change (the collector's own sampler follows the rules).
+        self._on_change = on_change
         self._quotas = quotas
         self._table = table
         self._executor = executor
@@ -48,6 +51,8 @@ class SamplingOperations:
         return self._book
 
     async def _save(self) -> None:
+        if self._on_change is not None:
+            self._on_change(self._book)
         records = self._book.records()
         modified = self._book.last_modification
         async with self._saving:

@@ -4,7 +4,11 @@ Start downstream first (store, pipeline), receivers and the API last; stop recei
 then let the pipeline drain what was accepted into the store, then close the store.
 """
 
+import asyncio
+import contextlib
 import logging
+import random
+import secrets
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,14 +21,18 @@ from fluoroscope.api.traces import Refusals
 from fluoroscope.app.feed import DocumentBatch, Feed, RawBatch
 from fluoroscope.app.pipeline import Pipeline
 from fluoroscope.assembly.assembler import Assembler, AssemblyLimits
+from fluoroscope.assembly.gate import SamplingGate
+from fluoroscope.assembly.head_sampling import HeadMode, HeadSampler
+from fluoroscope.assembly.tail_sampling import TailRuleError, TailSampler, parse_rules
 from fluoroscope.config import Config
+from fluoroscope.errors import ConfigError
 from fluoroscope.exporters.otlp import Destination, OtlpExporter
 from fluoroscope.model.segment import Document
 from fluoroscope.receivers.otlp import OtlpIngest
 from fluoroscope.receivers.otlp_grpc import OtlpGrpcReceiver
 from fluoroscope.receivers.otlp_http import OtlpHttpReceiver
 from fluoroscope.receivers.xray_udp import UdpReceiver
-from fluoroscope.sampling import Quotas
+from fluoroscope.sampling import Quotas, RuleBook, Sampler
 from fluoroscope.store.groups import GroupTable
 from fluoroscope.store.sampling_rules import RuleTable
 from fluoroscope.store.store import Store
@@ -34,6 +42,10 @@ log = logging.getLogger(__name__)
 
 # How long shutdown may spend writing out what was accepted before the process exits.
 DRAIN_TIMEOUT_S = 30.0
+# How often the collector's own sampler reports and takes its reservoir quotas, as an SDK does.
+SAMPLING_TARGETS_INTERVAL_S = 10.0
+# GetSamplingTargets takes at most this many statistics documents per call.
+STATISTICS_PER_CALL = 25
 
 
 class Collector:
@@ -57,6 +69,12 @@ class Collector:
         self._stopped = False
         # Saves of groups and sampling rules: rare, small, and never behind trace queries.
         self._control = ThreadPoolExecutor(1, thread_name_prefix="fluoroscope-control")
+        try:
+            self._tail_rules = parse_rules(config.tail_sampling_rules)
+        except TailRuleError as exc:
+            raise ConfigError(f"invalid sampling.tail.rules: {exc}") from None
+        self._sampler: Sampler | None = None
+        self._sampling_task: asyncio.Task[None] | None = None
 
     async def start(self) -> list[str]:
         """Open the store and start every component; return the ready lines to print."""
@@ -72,8 +90,10 @@ class Collector:
         self.groups = GroupCatalog(GroupTable(self.store.path), self._now)
         self._rules = RuleTable(self.store.path)
         self.groups.load()
+        book = load_rules(self._rules, self._now)
+        quotas = Quotas(self._now)
         self._assembler = Assembler(
-            self.store, self.registry, limits, self._now, self.groups.classify
+            self.store, self.registry, limits, self._now, self.groups.classify, self._gate(book)
         )
         if config.export_otlp is not None:
             self._exporter = OtlpExporter(Destination.parse(config.export_otlp), self.registry)
@@ -97,12 +117,7 @@ class Collector:
                 self._health,
                 config.ack_timeout_s,
                 self.groups,
-                SamplingOperations(
-                    load_rules(self._rules, self._now),
-                    Quotas(self._now),
-                    self._rules,
-                    self._control,
-                ),
+                SamplingOperations(book, quotas, self._rules, self._control, self._rules_changed),
             )
             http = await self._api.start()
             self._udp = UdpReceiver(
@@ -113,6 +128,8 @@ class Collector:
         except OSError:
             await self.stop()
             raise
+        if self._sampler is not None:
+            self._sampling_task = asyncio.create_task(self._take_quotas(book, quotas))
         prefix = f"fluoroscope {__version__}:"
         return [
             f"{prefix} X-Ray daemon protocol on udp://{udp} "
@@ -127,6 +144,44 @@ class Collector:
             ),
             f"{prefix} ready",
         ]
+
+    def _gate(self, book: RuleBook) -> SamplingGate | None:
+        """The sampling the configuration asks for, if any."""
+        config = self.config
+        head = None
+        if config.head_sampling != HeadMode.OFF.value:
+            self._sampler = Sampler(book.ruleset(), self._now, random.random)
+            head = HeadSampler(self._sampler, HeadMode(config.head_sampling))
+        tail = TailSampler(self._tail_rules) if self._tail_rules else None
+        if head is None and tail is None:
+            return None
+        return SamplingGate(
+            self.registry,
+            head=head,
+            tail=tail,
+            wait_s=config.sampling_decision_wait_s,
+            memory=config.sampling_decision_memory,
+        )
+
+    def _rules_changed(self, book: RuleBook) -> None:
+        if self._sampler is not None:
+            self._sampler.update_rules(book.ruleset())
+
+    async def _take_quotas(self, book: RuleBook, quotas: Quotas) -> None:
+        """Report the collector's own sampling and take its share of each rule's reservoir."""
+        sampler = self._sampler
+        assert sampler is not None
+        client_id = secrets.token_hex(12)
+        while True:
+            await asyncio.sleep(SAMPLING_TARGETS_INTERVAL_S)
+            documents = sampler.statistics_documents(client_id)
+            for start in range(0, len(documents), STATISTICS_PER_CALL):
+                reply = quotas.get_targets(
+                    documents[start : start + STATISTICS_PER_CALL],
+                    book.rules(),
+                    book.last_modification,
+                )
+                sampler.load_targets(reply.targets)
 
     async def _start_otlp(self) -> list[str]:
         config = self.config
@@ -158,6 +213,10 @@ class Collector:
         if self._stopped:
             return
         self._stopped = True
+        if self._sampling_task is not None:
+            self._sampling_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sampling_task
         if self._udp is not None:
             self._udp.stop()
         for receiver in (self._otlp_grpc, self._otlp_http):

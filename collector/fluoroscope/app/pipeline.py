@@ -95,7 +95,8 @@ class Pipeline:
                 ):
                     next_flush = self._flush()
             if self._acks or self._now() >= next_flush or stopping:
-                next_flush = self._flush()
+                # At shutdown, traces waiting for a sampling decision are decided now.
+                next_flush = self._flush(final=stopping and self._feed.depth == 0)
             if stopping and self._feed.depth == 0 and self._assembler.dirty == 0:
                 # depth counts whole batches, so 0 means nothing is left to take
                 return
@@ -125,7 +126,7 @@ class Pipeline:
         if batch.ack is not None:
             self._acks.append((batch.ack, refusals))
 
-    def _flush(self) -> float:
+    def _flush(self, *, final: bool = False) -> float:
         """Hand what changed to the writer, then forget what is done; return the next flush."""
         acks, self._acks = self._acks, []
         documents: list[bytes] | None = [] if self._export is not None else None
@@ -139,7 +140,7 @@ class Pipeline:
 
         try:
             written = self._assembler.flush(
-                answer if acks or export is not None else None, documents
+                answer if acks or export is not None else None, documents, final=final
             )
         except StoreError as exc:
             self._acks = acks + self._acks

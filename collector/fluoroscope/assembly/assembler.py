@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from fluoroscope.assembly.decisions import KEEP_ALL, Verdict
+from fluoroscope.assembly.gate import SamplingGate
 from fluoroscope.errors import DocumentError
 from fluoroscope.model.facts import Call, Status, TraceFacts, Visit
 from fluoroscope.model.segment import Document
@@ -79,6 +81,8 @@ class _Trace:
         "completeness",
         "counted",
         "documents",
+        "first_seen",
+        "head",
         "loaded",
         "over_limit",
         "pending",
@@ -87,6 +91,7 @@ class _Trace:
         "size",
         "trace_id",
         "updated",
+        "verdict",
         "written_seq",
     )
 
@@ -103,6 +108,11 @@ class _Trace:
         self.size = 0
         self.over_limit = False
         self.updated = now
+        self.first_seen = now
+        # The sampling verdict once the trace is kept (None: undecided, not written yet), and
+        # the head stage's verdict while the tail stage has not decided.
+        self.verdict: Verdict | None = KEEP_ALL
+        self.head: Verdict | None = None
         self.completeness = Completeness.INCOMPLETE
         self.annotations: object = None
         # The store batch that last wrote this trace; it may be forgotten once that commits.
@@ -121,15 +131,19 @@ class Assembler:
         limits: AssemblyLimits = AssemblyLimits(),
         now: Callable[[], float] = time.time,
         groups: Callable[[TraceSummary, TraceFacts], list[str]] | None = None,
+        gate: SamplingGate | None = None,
     ) -> None:
         self._sink = sink
         self._groups = groups
+        self._gate = gate
         self._limits = limits
         self._now = now
         self.stats = AssemblyStats(registry)
         # Ordered by last update, oldest first: eviction takes from the front.
         self._traces: dict[str, _Trace] = {}
         self._changed: dict[str, _Trace] = {}
+        # Undecided traces with no change since the last flush.
+        self._waiting: dict[str, _Trace] = {}
         self.bytes = 0
         self.pending_bytes = 0
 
@@ -144,6 +158,12 @@ class Assembler:
         now = self._now()
         if trace is None:
             trace = _Trace(document.trace_id, now)
+            if self._gate is not None:
+                verdict = self._gate.remembered(document.trace_id)
+                if verdict is not None and not verdict.kept:
+                    self._gate.dropped_late(verdict)
+                    return None
+                trace.verdict = verdict
         self._traces[document.trace_id] = trace  # now the most recently updated
         if trace.over_limit:
             self.stats.limit.inc()
@@ -171,35 +191,51 @@ class Assembler:
         if trace.size > self._limits.max_trace_bytes:
             trace.over_limit = True
         self._changed[trace.trace_id] = trace
+        if self._waiting:
+            self._waiting.pop(trace.trace_id, None)
         return None
 
     @property
     def dirty(self) -> int:
-        """How many traces have changes not yet written."""
-        return len(self._changed)
+        """How many traces have changes not yet written (or wait for a sampling decision)."""
+        return len(self._changed) + len(self._waiting)
 
     def flush(
-        self, on_commit: Callable[[], None] | None = None, written: list[bytes] | None = None
+        self,
+        on_commit: Callable[[], None] | None = None,
+        written: list[bytes] | None = None,
+        *,
+        final: bool = False,
     ) -> int:
-        """Write every changed trace in one batch; return how many were written.
+        """Write every changed trace that is kept in one batch; return how many were written.
 
         ``on_commit`` runs once the batch is durable; ``written``, when given, receives the
         documents of the batch (for exporters). Raises StoreError if the sink refuses the
-        batch; the changes stay pending and the next flush retries them.
+        batch; the changes stay pending and the next flush retries them. Traces that wait for
+        a sampling decision are decided when their wait is over, under memory pressure, or
+        (``final``, at shutdown) at once.
         """
+        hurry = final or self._over_limits()
+        if self._waiting:
+            self._recall_waiting(hurry)
         if not self._changed:
             return 0
         self._merge_stored([t for t in self._changed.values() if not t.loaded])
+        now = self._now()
         traces = []
         writes = []
         summaries: list[TraceSummary] = []
         graph: Contribution = {}
         for trace in list(self._changed.values()):
             try:
+                if trace.verdict is None and not self._head_keeps(trace, now, hurry):
+                    continue
                 tree = TraceTree([d.segment for d in trace.documents.values()])
                 summary = summarize(
                     trace.trace_id, tree, trace.revision, limit_exceeded=trace.over_limit
                 )
+                if trace.verdict is None and not self._tail_keeps(trace, summary, now, hurry):
+                    continue
                 facts = summary.facts
                 counted = contribution(facts, self._groups_of(summary, facts))
             except Exception:  # a bug must cost one trace, never the pipeline
@@ -219,6 +255,8 @@ class Assembler:
                     trace.rowid,
                     annotations_changed=summary.annotations != trace.annotations,
                     services=_services(facts),
+                    sampled_by=trace.verdict.rule if trace.verdict else "",
+                    probability=trace.verdict.probability if trace.verdict else 1.0,
                 )
             )
         seq = self._sink.write(writes, self._now(), on_commit, graph)
@@ -236,6 +274,68 @@ class Assembler:
         self.pending_bytes = 0
         self._changed.clear()
         return len(writes)
+
+    def _over_limits(self) -> bool:
+        limits = self._limits
+        return len(self._traces) > limits.max_traces or self.bytes > limits.max_bytes
+
+    def _recall_waiting(self, hurry: bool) -> None:
+        """Bring back for a decision the waiting traces whose wait is over (all, if hurried)."""
+        assert self._gate is not None
+        deadline = self._now() - self._gate.wait_s
+        for trace_id, trace in list(self._waiting.items()):
+            if hurry or trace.first_seen <= deadline:
+                del self._waiting[trace_id]
+                self._changed[trace_id] = trace
+
+    def _head_keeps(self, trace: _Trace, now: float, hurry: bool) -> bool:
+        """Whether an undecided trace may go on to the tail stage or be written."""
+        gate = self._gate
+        assert gate is not None
+        if gate.head is None or trace.head is not None:
+            return True
+        waited = hurry or now - trace.first_seen >= gate.wait_s
+        verdict = gate.decide_head(trace.trace_id, trace.documents.values(), waited)
+        if verdict is None:
+            self._wait(trace)
+            return False
+        if not verdict.kept:
+            self._drop(trace, verdict)
+            return False
+        trace.head = verdict
+        if gate.tail is None:
+            trace.verdict = gate.kept(trace.trace_id, verdict, None)
+        return True
+
+    def _tail_keeps(self, trace: _Trace, summary: TraceSummary, now: float, hurry: bool) -> bool:
+        """Whether an undecided trace, past its head stage, is kept (and so written now)."""
+        gate = self._gate
+        assert gate is not None
+        assert gate.tail is not None
+        waited = hurry or now - trace.first_seen >= gate.wait_s
+        if summary.completeness is not Completeness.COMPLETE and not waited:
+            self._wait(trace)
+            return False
+        verdict = gate.decide_tail(summary)
+        if not verdict.kept:
+            self._drop(trace, verdict)
+            return False
+        trace.verdict = gate.kept(trace.trace_id, trace.head, verdict)
+        return True
+
+    def _wait(self, trace: _Trace) -> None:
+        del self._changed[trace.trace_id]
+        self._waiting[trace.trace_id] = trace
+
+    def _drop(self, trace: _Trace, verdict: Verdict) -> None:
+        assert self._gate is not None
+        del self._changed[trace.trace_id]
+        self._waiting.pop(trace.trace_id, None)
+        self._gate.dropped(trace.trace_id, verdict, len(trace.pending))
+        for document in trace.pending.values():
+            self.pending_bytes -= document.size
+        trace.pending.clear()
+        self._forget(trace)
 
     def _merge_stored(self, traces: Sequence[_Trace]) -> None:
         """Fold what the store already has for these traces under their newer documents."""
@@ -304,6 +404,8 @@ class Assembler:
             over = count > limits.max_traces or size > limits.max_bytes
             if age < oldest_useful and not over:
                 break  # everything after this one was updated more recently
+            if trace.verdict is None:
+                continue  # waits for its sampling decision; flush decides it under pressure
             if trace.written_seq > committed or trace.trace_id in self._changed:
                 # Not durable yet, so a reload could miss it; traces after it were updated
                 # later, so they were written no earlier: none of them is durable either.

@@ -78,7 +78,11 @@ def tune_runtime() -> None:
 
 async def _serve(config: configuration.Config) -> int:
     tune_runtime()
-    collector = Collector(config)
+    try:
+        collector = Collector(config)
+    except ConfigError as exc:
+        print(f"fluoroscope: {exc}", file=sys.stderr)
+        return 2
     try:
         lines = await collector.start()
     except StoreError as exc:

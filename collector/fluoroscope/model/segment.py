@@ -161,6 +161,8 @@ class Document(msgspec.Struct, gc=False):
     segment: Segment
     raw: bytes | None
     size: int
+    # Whether the sender marked it sampled (OTLP's W3C flag); X-Ray documents carry no mark.
+    sampled: bool = False
 
     @property
     def id(self) -> str:

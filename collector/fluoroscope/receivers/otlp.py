@@ -110,12 +110,15 @@ class OtlpIngest:
         reasons: Tally[str] = Tally(reason for _, reason in translation.rejected)
         documents: list[Document] = []
         size = 0
-        for raw in translation.documents:
+        for raw, sampled in zip(translation.documents, translation.sampled, strict=True):
             try:
-                documents.extend(parse_document(raw))
+                parsed = parse_document(raw)
             except DocumentError as exc:  # the translator's output should always be valid
                 reasons[exc.code] += 1
                 continue
+            for document in parsed:
+                document.sampled = sampled
+            documents.extend(parsed)
             size += len(raw)
         return documents, size, reasons, len(translation.documents) + len(translation.rejected)
 

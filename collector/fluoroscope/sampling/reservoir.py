@@ -115,8 +115,12 @@ class Sampler:
         """The rules decisions are made by."""
         return self._ruleset
 
-    def decide(self, request: SamplingRequest) -> Decision:
-        """Pick the rule for ``request`` and decide whether to sample it."""
+    def decide(self, request: SamplingRequest, draw: float | None = None) -> Decision:
+        """Pick the rule for ``request`` and decide whether to sample it.
+
+        ``draw``, in [0, 1), replaces the random source for the fixed-rate test: the collector
+        passes a hash of the trace id, so that deciding a trace again gives the same answer.
+        """
         now = self._clock()
         second = int(now)
         with self._lock:
@@ -135,7 +139,9 @@ class Sampler:
                 state.borrowed += 1
                 return self._count(state, name, now, Reason.BORROWED)
             rate = state.rate
-            reason = Reason.RATE if self._random() < rate else Reason.NOT_SAMPLED
+            if draw is None:
+                draw = self._random()
+            reason = Reason.RATE if draw < rate else Reason.NOT_SAMPLED
             return self._count(state, name, now, reason, rate)
 
     def _count(

@@ -16,6 +16,8 @@ class InMemoryTraceSink:
     def __init__(self) -> None:
         self.traces: dict[str, StoredTrace] = {}
         self.summaries: dict[str, TraceSummary] = {}
+        # (rule that kept it, probability it had of being kept) per trace.
+        self.sampling: dict[str, tuple[str, float]] = {}
         self.batches = 0
         # The running sums of graph statistics, as the store keeps them.
         self.graph: Contribution = {}
@@ -61,6 +63,7 @@ class InMemoryTraceSink:
                 write.rowid, summary.trace_id, summary.revision, summary.limit_exceeded
             )
             self.summaries[summary.trace_id] = summary
+            self.sampling[summary.trace_id] = (write.sampled_by, write.probability)
         self.committed_seq = self.batches
         if on_commit is not None:
             on_commit()

@@ -140,18 +140,24 @@ MIGRATIONS: tuple[str, ...] = (
     # 5: an inferred node's statistics are read from the edges into it, not stored twice.
     "DELETE FROM graph_minutes WHERE kind = 'n' AND src_inferred AND src_type != 'client';\n"
     "DELETE FROM graph_hours WHERE kind = 'n' AND src_inferred AND src_type != 'client';",
+    # 6: how each trace was sampled: the deciding rule (NULL when nothing sampled it) and the
+    # probability it had of being kept.
+    """
+    ALTER TABLE traces ADD COLUMN sampled_by TEXT;
+    ALTER TABLE traces ADD COLUMN probability REAL NOT NULL DEFAULT 1;
+    """,
 )
 
 
-def migrate(connection: sqlite3.Connection) -> int:
-    """Bring the database up to the newest schema; return the version it is now at."""
+def migrate(connection: sqlite3.Connection, upto: int = len(MIGRATIONS)) -> int:
+    """Bring the database up to the newest schema (or to ``upto``); return its version now."""
     (version,) = connection.execute("PRAGMA user_version").fetchone()
     if version > len(MIGRATIONS):
         raise StoreError(
             f"the database is at schema version {version}, newer than this Fluoroscope "
             f"understands ({len(MIGRATIONS)}); use a newer Fluoroscope or another --data-dir"
         )
-    for number in range(version, len(MIGRATIONS)):
+    for number in range(version, upto):
         connection.execute("BEGIN IMMEDIATE")
         try:
             for statement in _statements(MIGRATIONS[number]):
@@ -161,7 +167,7 @@ def migrate(connection: sqlite3.Connection) -> int:
         except sqlite3.Error as exc:
             connection.execute("ROLLBACK")
             raise StoreError(f"schema migration {number + 1} failed: {exc}") from exc
-    return len(MIGRATIONS)
+    return max(int(version), upto)
 
 
 def _statements(script: str) -> list[str]:

@@ -19,6 +19,10 @@ class TraceWrite:
     annotations_changed: bool = True
     # (name, type, account, flags, longest response time) per service the trace visited.
     services: list[tuple[str, str, str, int, float]] = field(default_factory=list)
+    # The sampling rule that kept the trace ("" when nothing sampled it) and the probability
+    # it had of being kept: a kept trace stands for 1/probability like it.
+    sampled_by: str = ""
+    probability: float = 1.0
 
 
 @dataclass(slots=True)

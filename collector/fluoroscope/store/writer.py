@@ -42,9 +42,9 @@ _TRACE_COLUMNS = (
     "rowid, trace_id, revision, start_time, end_time, id_time, updated_at, duration, "
     "response_time, http_status, http_method, http_url, http_useragent, http_clientip, "
     "has_fault, has_error, has_throttle, is_partial, completeness, limit_exceeded, summary, "
-    "inferred"
+    "inferred, sampled_by, probability"
 )
-_TRACE_WIDTH = 22
+_TRACE_WIDTH = 24
 _TRACE_UPDATE = """
 ON CONFLICT (rowid) DO UPDATE SET
     revision = excluded.revision, start_time = excluded.start_time,
@@ -56,7 +56,8 @@ ON CONFLICT (rowid) DO UPDATE SET
     has_error = excluded.has_error, has_throttle = excluded.has_throttle,
     is_partial = excluded.is_partial, completeness = excluded.completeness,
     limit_exceeded = excluded.limit_exceeded, summary = excluded.summary,
-    inferred = excluded.inferred
+    inferred = excluded.inferred, sampled_by = excluded.sampled_by,
+    probability = excluded.probability
 """
 _GRAPH_COLUMNS = (
     "grp, minute, kind, src_name, src_type, src_account, src_inferred, "
@@ -237,7 +238,8 @@ class TraceWriter:
                 s.duration, s.response_time, s.http_status, s.http_method, s.http_url,
                 s.http_user_agent, s.http_client_ip, s.has_fault, s.has_error,
                 s.has_throttle, s.is_partial, int(s.completeness), s.limit_exceeded,
-                summary_codec.encode(s).decode(), s.inferred,
+                summary_codec.encode(s).decode(), s.inferred, write.sampled_by or None,
+                write.probability,
             )  # fmt: skip
             for doc_id, raw in write.documents:
                 documents += (rowid, doc_id, raw.decode())

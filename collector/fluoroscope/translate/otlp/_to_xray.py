@@ -66,6 +66,8 @@ class Translation:
 
     documents: list[bytes] = field(default_factory=list)
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    # Per document: whether its span's flags carry the W3C sampled bit (an upstream decision).
+    sampled: list[bool] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,10 @@ class _Resource:
     record: ResourceRecord
     segment_fields: dict[str, Any]
     language: str
+
+
+# The sampled bit of the W3C trace flags, which OTLP keeps in the low byte of Span.flags.
+_W3C_SAMPLED = 0x01
 
 
 def spans_to_documents(
@@ -87,6 +93,7 @@ def spans_to_documents(
     """
     documents: list[bytes] = []
     rejected: list[tuple[int, str]] = []
+    sampled: list[bool] = []
     index = 0
     for resource_spans in request.resource_spans:
         record = resource_from_proto(resource_spans)
@@ -102,8 +109,10 @@ def spans_to_documents(
                     documents.append(_document(span, resource, scope, indexed_attributes))
                 except DocumentError as exc:
                     rejected.append((index, str(exc)))
+                else:
+                    sampled.append(bool(span.flags & _W3C_SAMPLED))
                 index += 1
-    return Translation(documents, rejected)
+    return Translation(documents, rejected, sampled)
 
 
 def _document(

@@ -1,0 +1,92 @@
+"""Configuration: precedence of flags, environment and TOML, and one clear message per mistake."""
+
+from pathlib import Path
+
+import pytest
+
+from fluoroscope.config import Address, load
+from fluoroscope.errors import ConfigError
+
+
+def write_toml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "fluoroscope.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_need_nothing(tmp_path):
+    """With nothing given, the collector listens where the X-Ray daemon does, samples nothing."""
+    config = load({}, {}, None)
+
+    assert config.udp == Address("127.0.0.1", 2000)
+    assert config.http == Address("127.0.0.1", 2000)
+    assert config.head_sampling == "off"
+    assert config.tail_sampling_rules == ()
+
+
+def test_flags_beat_the_environment_which_beats_the_file(tmp_path):
+    """defaults < TOML < FLUOROSCOPE_* < flags."""
+    path = write_toml(tmp_path, '[sampling]\nhead = "honour"\n[listen]\nudp = "0.0.0.0:2001"\n')
+    environ = {"FLUOROSCOPE_SAMPLING_HEAD": "resample", "FLUOROSCOPE_UDP": "0.0.0.0:2002"}
+
+    from_file = load({}, {}, path)
+    from_env = load({}, environ, path)
+    from_flag = load({"head_sampling": "off"}, environ, path)
+
+    assert (from_file.head_sampling, from_file.udp.port) == ("honour", 2001)
+    assert (from_env.head_sampling, from_env.udp.port) == ("resample", 2002)
+    assert from_flag.head_sampling == "off"
+
+
+def test_a_bad_value_names_its_option_and_source(tmp_path):
+    """The message says which setting, where it came from, and what it accepts."""
+    with pytest.raises(ConfigError, match=r"FLUOROSCOPE_SAMPLING_HEAD 'sometimes'.*off, honour"):
+        load({}, {"FLUOROSCOPE_SAMPLING_HEAD": "sometimes"}, None)
+    with pytest.raises(ConfigError, match=r"--udp 'nowhere'.*HOST:PORT"):
+        load({"udp": "nowhere"}, {}, None)
+
+
+def test_an_unknown_key_in_the_file_is_refused(tmp_path):
+    """A typo in the file stops start-up instead of being ignored."""
+    path = write_toml(tmp_path, "[sampling]\nhed = 'off'\n")
+
+    with pytest.raises(ConfigError, match=r"unknown option 'sampling\.hed'"):
+        load({}, {}, path)
+
+
+def test_tail_rules_come_as_toml_tables_or_json(tmp_path):
+    """An array of tables in the file, the same as JSON in the environment."""
+    path = write_toml(
+        tmp_path,
+        '[[sampling.tail.rules]]\nname = "faults"\nfilter = "fault"\n'
+        '[[sampling.tail.rules]]\nname = "rest"\nkeep = 0.1\n',
+    )
+    environ = {"FLUOROSCOPE_SAMPLING_TAIL_RULES": '[{"name": "slow", "filter": "duration > 2"}]'}
+
+    assert load({}, {}, path).tail_sampling_rules == (
+        {"name": "faults", "filter": "fault"},
+        {"name": "rest", "keep": 0.1},
+    )
+    assert load({}, environ, None).tail_sampling_rules == (
+        {"name": "slow", "filter": "duration > 2"},
+    )
+    with pytest.raises(ConfigError, match="JSON list of objects"):
+        load({}, {"FLUOROSCOPE_SAMPLING_TAIL_RULES": "faults"}, None)
+    with pytest.raises(ConfigError, match="list of tables"):
+        load({}, {"FLUOROSCOPE_SAMPLING_TAIL_RULES": '["fault"]'}, None)
+
+
+def test_numbers_are_range_checked():
+    """Out-of-range numbers are refused with the range."""
+    with pytest.raises(ConfigError, match=r"from 0\.1 to 3600"):
+        load({}, {"FLUOROSCOPE_SAMPLING_DECISION_WAIT_S": "0"}, None)
+
+
+def test_the_example_configuration_loads():
+    """examples/config.toml stays valid as options change."""
+    example = Path(__file__).parents[2] / "examples" / "config.toml"
+
+    config = load({}, {}, example)
+
+    assert config.data_dir == Path("/var/lib/fluoroscope")
+    assert config.head_sampling == "off"
