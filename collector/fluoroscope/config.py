@@ -250,7 +250,7 @@ OPTIONS: tuple[Option, ...] = (
            "before it is sampled on what has arrived"),
     Option("sampling_decision_memory", "sampling.decision_memory",
            "FLUOROSCOPE_SAMPLING_DECISION_MEMORY", None, _number(int, 1_000, 10_000_000),
-           lambda: 100_000, "sampling verdicts remembered for late documents of a trace"),
+           lambda: 100_000, "dropped traces remembered, so that their late documents are dropped"),
 )  # fmt: skip
 
 

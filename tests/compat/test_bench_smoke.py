@@ -22,3 +22,34 @@ def test_bench_ingest_loses_nothing_at_a_low_rate() -> None:
     assert re.search(r"^\s+read back \(BatchGetTraces\)\s+200 of 200 ", result.stdout, re.M)
     assert re.search(r"^\s+latency\s+p50 [0-9,]+ ms, p99", result.stdout, re.MULTILINE)
     assert "PASS" in result.stdout
+
+
+@pytest.mark.compat
+def test_bench_ingest_with_sampling_decides_everything_and_keeps_it() -> None:
+    """--sampling turns both stages on, and every trace is still stored."""
+    command = [
+        *(sys.executable, "-m", "fluoroscope", "bench", "ingest", "--sampling"),
+        *("--rate", "1000", "--duration", "2", "--sample", "100"),
+    ]
+
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    verdicts = re.search(r"^\s+sampling verdicts\s+([0-9,]+) ", result.stdout, re.MULTILINE)
+    assert verdicts is not None, result.stdout
+    assert int(verdicts.group(1).replace(",", "")) > 1000  # two per trace, ~700 traces
+    assert re.search(r"^\s+sampled out\s+0$", result.stdout, re.MULTILINE)
+
+
+def test_bench_pipeline_reports_both_configurations() -> None:
+    """A tiny run prints the per-document figures of both configurations."""
+    command = [
+        *(sys.executable, "-m", "fluoroscope", "bench", "pipeline"),
+        *("--traces", "300", "--repeat", "1"),
+    ]
+
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"^\s+sampling off\s+[0-9.]+ us", result.stdout, re.MULTILINE)
+    assert re.search(r"^\s+head and tail sampling\s+[0-9.]+ us", result.stdout, re.MULTILINE)

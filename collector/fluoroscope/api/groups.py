@@ -17,7 +17,7 @@ from typing import Any
 from fluoroscope.api import protocol, tokens
 from fluoroscope.errors import ApiError, FilterSyntaxError
 from fluoroscope.filters.ast import Node
-from fluoroscope.filters.evaluate import matches
+from fluoroscope.filters.evaluate import Predicate, predicate
 from fluoroscope.filters.parser import parse
 from fluoroscope.model.facts import TraceFacts
 from fluoroscope.model.summary import TraceSummary
@@ -47,6 +47,8 @@ class GroupCatalog:
         self._records: dict[str, GroupRecord] = {}
         # Name and ARN -> parsed filter (None: the group has no filter and matches everything).
         self.filters: dict[str, Node | None] = {}
+        # (name, its filter made a function; None matches every trace), for classify().
+        self._classifiers: list[tuple[str, Predicate | None]] = []
 
     def load(self) -> None:
         """Read every group from the store."""
@@ -61,9 +63,14 @@ class GroupCatalog:
                 parsed = None  # stored by a version with another grammar; match nothing new
             filters[record.name] = parsed
             filters[record.arn] = parsed
+        classifiers = [
+            (name, None if (node := filters[name]) is None else predicate(node, filters))
+            for name in records
+        ]
         # Readers on other threads see either the old mappings or the new, never a mix.
         self._records = records
         self.filters = filters
+        self._classifiers = classifiers
 
     def find(self, name: str | None, arn: str | None) -> GroupRecord:
         """The group named by name or ARN, or InvalidRequestException."""
@@ -82,13 +89,7 @@ class GroupCatalog:
     def classify(self, summary: TraceSummary, facts: TraceFacts) -> list[str]:
         """The names of the groups a trace belongs to (for the graph's group statistics)."""
         del facts  # the summary carries its facts
-        filters = self.filters
-        return [
-            record.name
-            for record in self._records.values()
-            if (expression := filters.get(record.name)) is None
-            or matches(expression, summary, filters)
-        ]
+        return [name for name, test in self._classifiers if test is None or test(summary)]
 
     def create(
         self, name: str, text: str | None, insights: bool, notifications: bool

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from fluoroscope.assembly.decisions import KEEP_ALL, Verdict
+from fluoroscope.assembly.decisions import KEEP_ALL, STORED, Verdict
 from fluoroscope.assembly.gate import SamplingGate
 from fluoroscope.errors import DocumentError
 from fluoroscope.model.facts import Call, Status, TraceFacts, Visit
@@ -159,11 +159,11 @@ class Assembler:
         if trace is None:
             trace = _Trace(document.trace_id, now)
             if self._gate is not None:
-                verdict = self._gate.remembered(document.trace_id)
-                if verdict is not None and not verdict.kept:
-                    self._gate.dropped_late(verdict)
+                dropped = self._gate.remembered(document.trace_id)
+                if dropped is not None:
+                    self._gate.dropped_late(dropped)
                     return None
-                trace.verdict = verdict
+                trace.verdict = None  # undecided, unless the store has it (_merge_stored)
         self._traces[document.trace_id] = trace  # now the most recently updated
         if trace.over_limit:
             self.stats.limit.inc()
@@ -304,7 +304,7 @@ class Assembler:
             return False
         trace.head = verdict
         if gate.tail is None:
-            trace.verdict = gate.kept(trace.trace_id, verdict, None)
+            trace.verdict = gate.kept(verdict, None)
         return True
 
     def _tail_keeps(self, trace: _Trace, summary: TraceSummary, now: float, hurry: bool) -> bool:
@@ -320,7 +320,7 @@ class Assembler:
         if not verdict.kept:
             self._drop(trace, verdict)
             return False
-        trace.verdict = gate.kept(trace.trace_id, trace.head, verdict)
+        trace.verdict = gate.kept(trace.head, verdict)
         return True
 
     def _wait(self, trace: _Trace) -> None:
@@ -348,6 +348,9 @@ class Assembler:
             if earlier is None:
                 continue
             self.stats.reloaded.inc()
+            if trace.verdict is None:
+                # Stored means kept: later documents of a kept trace are kept.
+                trace.verdict = Verdict(True, earlier.sampled_by, earlier.probability, STORED)
             merged: dict[str, Document] = {}
             for raw in earlier.documents:
                 try:

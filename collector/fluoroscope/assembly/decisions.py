@@ -1,10 +1,12 @@
-"""Sampling verdicts on whole traces, and the bounded memory of the ones already made.
+"""Sampling verdicts on whole traces, and the bounded memory of the traces dropped.
 
 A trace is decided once; the verdict must hold for every later document of that trace, which
-may come minutes after the trace left the in-flight buffer. :class:`DecisionMemory` keeps the
-most recent verdicts within a fixed count. Beyond it a trace is decided again; the probabilistic
-part of every decision draws from a hash of the trace id (:func:`uniform_draw`), so deciding
-again gives the same answer unless a reservoir or the trace itself has changed since.
+may come minutes after the trace left the in-flight buffer. A kept trace is in the store, which
+says so when its late documents reload it. A dropped one leaves no trace there, so
+:class:`DecisionMemory` keeps the most recent drops within a fixed count. Beyond it a trace is
+decided again; the probabilistic part of every decision draws from a hash of the trace id
+(:func:`uniform_draw`), so deciding again gives the same answer unless a reservoir or the trace
+itself has changed since.
 """
 
 import hashlib
@@ -14,6 +16,7 @@ from typing import NamedTuple
 HEAD = "head"
 TAIL = "tail"
 UPSTREAM = "upstream"
+STORED = "stored"  # kept earlier: the store has the trace
 
 
 class Verdict(NamedTuple):
@@ -36,7 +39,7 @@ def uniform_draw(trace_id: str, salt: bytes) -> float:
 
 
 class DecisionMemory:
-    """The verdicts of the last ``capacity`` traces decided, oldest forgotten first."""
+    """The verdicts of the last ``capacity`` traces dropped, oldest forgotten first."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity

@@ -44,7 +44,7 @@ class SamplingGate:
         )
 
     def remembered(self, trace_id: str) -> Verdict | None:
-        """The verdict already made on ``trace_id``, if still remembered."""
+        """The verdict on ``trace_id`` if it was dropped and that is still remembered."""
         return self.memory.get(trace_id)
 
     def decide_head(
@@ -64,14 +64,13 @@ class SamplingGate:
         self._count(verdict)
         return verdict
 
-    def kept(self, trace_id: str, head: Verdict | None, tail: Verdict | None) -> Verdict:
-        """The verdict recorded on a kept trace, remembered for its later documents."""
-        probability = (head.probability if head else 1.0) * (tail.probability if tail else 1.0)
+    def kept(self, head: Verdict | None, tail: Verdict | None) -> Verdict:
+        """The verdict recorded on a kept trace (the store answers for its later documents)."""
         decider = tail or head
         assert decider is not None
-        verdict = decider._replace(probability=probability)
-        self.memory.remember(trace_id, verdict)
-        return verdict
+        if head is None or tail is None:
+            return decider
+        return Verdict(True, decider.rule, head.probability * tail.probability, decider.stage)
 
     def dropped(self, trace_id: str, verdict: Verdict, documents: int) -> None:
         """Remember a trace dropped with ``documents`` documents in hand."""

@@ -65,15 +65,20 @@ class HeadSampler:
             if not waited:
                 return None
             entry = entry or fallback
-        decision = self.sampler.decide(request_of(entry), uniform_draw(trace_id, _SALT))
+        sampler = self.sampler
+        decision = sampler.decide(
+            request_of(entry, sampler.ruleset.examines_url),
+            lambda: uniform_draw(trace_id, _SALT),
+        )
         return Verdict(decision.sampled, decision.rule_name, decision.probability, HEAD)
 
 
-def request_of(segment: Segment | None) -> SamplingRequest:
+def request_of(segment: Segment | None, with_url: bool = True) -> SamplingRequest:
     """What the rules match: the stock SDK's view of the request that started ``segment``.
 
     A subsegment (the only document of a trace whose segment never came) has no service of
     its own, so only its HTTP request is offered; absent attributes match every pattern.
+    ``with_url=False`` leaves out the host and path (when no rule tests them).
     """
     if segment is None:
         return SamplingRequest()
@@ -81,7 +86,7 @@ def request_of(segment: Segment | None) -> SamplingRequest:
     request = segment.http.request if segment.http is not None else None
     if request is not None:
         method = request.method
-        if request.url:
+        if request.url and with_url:
             try:
                 parts = urlsplit(request.url)
             except ValueError:  # an unparsable URL from the network: match it as a path

@@ -16,8 +16,8 @@ from typing import Any
 
 from fluoroscope.assembly.decisions import TAIL, Verdict, uniform_draw
 from fluoroscope.errors import FilterSyntaxError
-from fluoroscope.filters import matches, parse
-from fluoroscope.filters.ast import Node
+from fluoroscope.filters import parse, predicate
+from fluoroscope.filters.evaluate import Predicate
 from fluoroscope.model.summary import TraceSummary
 
 # The verdict's rule when none matched.
@@ -31,7 +31,7 @@ class TailRule:
     """Keep traces matching ``condition`` (every trace when None) with ``probability``."""
 
     name: str
-    condition: Node | None
+    condition: Predicate | None
     probability: float
 
 
@@ -61,7 +61,7 @@ def parse_rules(specs: Sequence[Mapping[str, Any]]) -> list[TailRule]:
             if not isinstance(text, str) or not text.strip():
                 raise TailRuleError(f"rule {name!r}: 'filter' must be a filter expression")
             try:
-                condition = parse(text)
+                condition = predicate(parse(text))
             except FilterSyntaxError as exc:
                 raise TailRuleError(f"rule {name!r}: {exc}") from None
         keep = spec.get("keep", 1.0)
@@ -80,7 +80,7 @@ class TailSampler:
     def decide(self, summary: TraceSummary) -> Verdict:
         """The first matching rule's verdict; traces no rule matches are dropped."""
         for rule in self.rules:
-            if rule.condition is None or matches(rule.condition, summary):
+            if rule.condition is None or rule.condition(summary):
                 if rule.probability >= 1.0:
                     return Verdict(True, rule.name, 1.0, TAIL)
                 kept = uniform_draw(summary.trace_id, _SALT) < rule.probability

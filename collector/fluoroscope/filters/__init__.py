@@ -3,11 +3,11 @@
 :func:`parse` turns text into a :mod:`~fluoroscope.filters.ast` tree (raising
 :class:`~fluoroscope.errors.FilterSyntaxError` with a position and what was expected),
 :func:`format_filter` prints a tree canonically, and :func:`matches` evaluates one against a
-trace's summary.
+trace's summary (:func:`predicate` makes that a function, for testing many traces).
 """
 
-from fluoroscope.filters.evaluate import matches
+from fluoroscope.filters.evaluate import matches, predicate
 from fluoroscope.filters.parser import parse
 from fluoroscope.filters.printer import format_filter
 
-__all__ = ["format_filter", "matches", "parse"]
+__all__ = ["format_filter", "matches", "parse", "predicate"]

@@ -51,6 +51,59 @@ def matches(node: Node, summary: TraceSummary, groups: Groups | None = None) -> 
     return _Evaluator(summary, groups or {}).test(node, _trace_scope(summary), 0)
 
 
+Predicate = Callable[[TraceSummary], bool]
+
+
+def predicate(node: Node, groups: Groups | None = None) -> Predicate:
+    """``matches(node, ·, groups)`` as a function made once, for testing many traces.
+
+    Trace-level keywords, annotations and the logic between them become closures that read only
+    what they test; anything else (service and edge blocks, groups, root causes) is evaluated
+    as :func:`matches` does.
+    """
+    if isinstance(node, And):
+        left, right = predicate(node.left, groups), predicate(node.right, groups)
+        return lambda s: left(s) and right(s)
+    if isinstance(node, Or):
+        left, right = predicate(node.left, groups), predicate(node.right, groups)
+        return lambda s: left(s) or right(s)
+    if isinstance(node, Not):
+        operand = predicate(node.operand, groups)
+        return lambda s: not operand(s)
+    if isinstance(node, Present | Compare):
+        subject = node.subject
+        if isinstance(subject, Field) and subject.name in _SCALAR_TRACE_FIELDS:
+            field = _TRACE_FIELDS[subject.name]  # one value: no list to go through
+            if isinstance(node, Present):
+                return lambda s: _present(field(s))
+            op, expected = node.op, node.value
+            return lambda s: _compare(field(s), op, expected)
+        read = _reader(subject)
+        if isinstance(node, Present):
+            return lambda s: any(_present(value) for value in read(s))
+        op, expected = node.op, node.value
+        return lambda s: any(_compare(value, op, expected) for value in read(s))
+    known = groups or {}
+    return lambda s: _Evaluator(s, known).test(node, _trace_scope(s), 0)
+
+
+def _reader(subject: Field | Annotation) -> Callable[[TraceSummary], list[Any]]:
+    """The values of a trace-level subject, as :meth:`_Evaluator._values` lists them."""
+    if isinstance(subject, Annotation):
+        key = subject.key
+        return lambda s: [value for _, value in s.annotations.get(key, {})]
+    field = _TRACE_FIELDS.get(subject.name)
+    if field is None:
+        return lambda s: [None]
+    read = field
+
+    def values(s: TraceSummary) -> list[Any]:
+        value = read(s)
+        return value if isinstance(value, list) else [value]
+
+    return values
+
+
 class _Evaluator:
     def __init__(self, summary: TraceSummary, groups: Groups) -> None:
         self.summary = summary
@@ -138,72 +191,97 @@ class _Evaluator:
         return False
 
 
+# Each scope reads a field only when an expression names it: most expressions name one or
+# two, and a scope is made for every trace tested (and every visit or call in a block).
+_TRACE_FIELDS: dict[str, Callable[[TraceSummary], Any]] = {
+    "ok": lambda s: s.ok,
+    "error": lambda s: s.has_error,
+    "fault": lambda s: s.has_fault,
+    "throttle": lambda s: s.has_throttle,
+    "partial": lambda s: s.is_partial,
+    "inferred": lambda s: s.inferred,
+    "responsetime": lambda s: s.response_time,
+    "duration": lambda s: s.duration,
+    "http.status": lambda s: s.http_status,
+    "http.url": lambda s: s.http_url,
+    "http.method": lambda s: s.http_method,
+    "http.useragent": lambda s: s.http_user_agent,
+    "http.clientip": lambda s: s.http_client_ip,
+    "user": lambda s: list(s.users) or [None],
+    "availabilityzone": lambda s: s.availability_zones or [None],
+    "instance.id": lambda s: s.instance_ids or [None],
+    "resource.arn": lambda s: s.resource_arns or [None],
+    "root": lambda s: any(v.root for v in s.facts.visits),
+}
+
+# The trace fields that are never lists.
+_SCALAR_TRACE_FIELDS = frozenset(_TRACE_FIELDS) - {
+    "user",
+    "availabilityzone",
+    "instance.id",
+    "resource.arn",
+}
+
+_VISIT_FIELDS: dict[str, Callable[[Visit], Any]] = {
+    "ok": lambda v: v.status is Status.OK,
+    "error": lambda v: v.status is Status.ERROR or v.error,
+    "fault": lambda v: v.status is Status.FAULT,
+    "throttle": lambda v: v.status is Status.THROTTLE or v.throttle,
+    "partial": lambda v: v.in_progress,
+    "root": lambda v: v.root,
+    "responsetime": lambda v: v.response_time,
+    "duration": lambda v: v.response_time,
+    "http.status": lambda v: v.http_status,
+    "http.url": lambda v: v.http_url,
+    "http.method": lambda v: v.http_method,
+    "http.useragent": lambda v: v.http_user_agent,
+    "http.clientip": lambda v: v.http_client_ip,
+    "user": lambda v: v.user,
+    "name": lambda v: v.service.name,
+    "type": lambda v: v.service.type,
+    "inferred": lambda v: False,
+}
+
+_CALL_FIELDS: dict[str, Callable[[Call], Any]] = {
+    "ok": lambda c: c.status is Status.OK,
+    "error": lambda c: c.status is Status.ERROR or c.error,
+    "fault": lambda c: c.status is Status.FAULT,
+    "throttle": lambda c: c.status is Status.THROTTLE or c.throttle,
+    "partial": lambda c: c.in_progress,
+    "root": lambda c: False,
+    "responsetime": lambda c: c.response_time,
+    "duration": lambda c: c.response_time,
+    "http.status": lambda c: c.http_status,
+    "http.url": lambda c: c.http_url,
+    "http.method": lambda c: c.http_method,
+    "name": lambda c: c.target.name,
+    "type": lambda c: c.target.type,
+    "inferred": lambda c: c.target.inferred,
+}
+
+
 def _trace_scope(s: TraceSummary) -> _Scope:
-    visits = s.facts.visits
-    values: dict[str, Any] = {
-        "ok": s.ok,
-        "error": s.has_error,
-        "fault": s.has_fault,
-        "throttle": s.has_throttle,
-        "partial": s.is_partial,
-        "inferred": s.inferred,
-        "responsetime": s.response_time,
-        "duration": s.duration,
-        "http.status": s.http_status,
-        "http.url": s.http_url,
-        "http.method": s.http_method,
-        "http.useragent": s.http_user_agent,
-        "http.clientip": s.http_client_ip,
-        "user": list(s.users) or [None],
-        "availabilityzone": s.availability_zones or [None],
-        "instance.id": s.instance_ids or [None],
-        "resource.arn": s.resource_arns or [None],
-        "root": any(v.root for v in visits),
-    }
-    return values.get
+    def scope(name: str) -> Any:
+        field = _TRACE_FIELDS.get(name)
+        return None if field is None else field(s)
+
+    return scope
 
 
 def _visit_scope(v: Visit) -> _Scope:
-    values: dict[str, Any] = {
-        "ok": v.status is Status.OK,
-        "error": v.status is Status.ERROR or v.error,
-        "fault": v.status is Status.FAULT,
-        "throttle": v.status is Status.THROTTLE or v.throttle,
-        "partial": v.in_progress,
-        "root": v.root,
-        "responsetime": v.response_time,
-        "duration": v.response_time,
-        "http.status": v.http_status,
-        "http.url": v.http_url,
-        "http.method": v.http_method,
-        "http.useragent": v.http_user_agent,
-        "http.clientip": v.http_client_ip,
-        "user": v.user,
-        "name": v.service.name,
-        "type": v.service.type,
-        "inferred": False,
-    }
-    return values.get
+    def scope(name: str) -> Any:
+        field = _VISIT_FIELDS.get(name)
+        return None if field is None else field(v)
+
+    return scope
 
 
 def _call_scope(c: Call) -> _Scope:
-    values: dict[str, Any] = {
-        "ok": c.status is Status.OK,
-        "error": c.status is Status.ERROR or c.error,
-        "fault": c.status is Status.FAULT,
-        "throttle": c.status is Status.THROTTLE or c.throttle,
-        "partial": c.in_progress,
-        "root": False,
-        "responsetime": c.response_time,
-        "duration": c.response_time,
-        "http.status": c.http_status,
-        "http.url": c.http_url,
-        "http.method": c.http_method,
-        "name": c.target.name,
-        "type": c.target.type,
-        "inferred": c.target.inferred,
-    }
-    return values.get
+    def scope(name: str) -> Any:
+        field = _CALL_FIELDS.get(name)
+        return None if field is None else field(c)
+
+    return scope
 
 
 def _cause_scopes(cause: Mapping[str, Any], level: str) -> Iterable[_Scope]:

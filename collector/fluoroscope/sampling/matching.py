@@ -115,6 +115,7 @@ class RuleSet:
         "_fullmatch",
         "_fullmatch_led",
         "default",
+        "examines_url",
         "ignored",
         "rules",
     )
@@ -137,6 +138,8 @@ class RuleSet:
         self.rules = (*candidates, self.default)
         #: Names of the rules left out because the stock SDK would ignore them.
         self.ignored = tuple(ignored)
+        #: Whether any rule tests the host or the URL path (else a caller need not find them).
+        self.examines_url = any(r.host != "*" or r.url_path != "*" for r in candidates)
         self._fallback = [
             (rule, tuple(WildcardPattern(pattern) for pattern in _patterns(rule)))
             for rule in candidates

@@ -20,9 +20,8 @@ The collector is one more client of its own quotas. Every ``Interval`` seconds i
 
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from fluoroscope.sampling.matching import RuleSet, SamplingRequest
 from fluoroscope.sampling.quotas import TargetDocument
@@ -42,12 +41,11 @@ class Reason(StrEnum):
     NOT_SAMPLED = "not_sampled"  # the fixed rate's draw said no
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """A sampling decision and the rule that made it.
 
     ``probability`` is the chance this path had of sampling the request: 1.0 when the
-    reservoir took or lent it, the rule's rate otherwise.
+    reservoir took or lent it, the rule's rate otherwise. (A tuple: one is made per request.)
     """
 
     sampled: bool
@@ -115,11 +113,12 @@ class Sampler:
         """The rules decisions are made by."""
         return self._ruleset
 
-    def decide(self, request: SamplingRequest, draw: float | None = None) -> Decision:
+    def decide(self, request: SamplingRequest, random: Random | None = None) -> Decision:
         """Pick the rule for ``request`` and decide whether to sample it.
 
-        ``draw``, in [0, 1), replaces the random source for the fixed-rate test: the collector
-        passes a hash of the trace id, so that deciding a trace again gives the same answer.
+        ``random`` replaces the random source for this decision's fixed-rate test: the
+        collector draws from a hash of the trace id, so that deciding a trace again gives the
+        same answer. It is called only when a rate strictly between 0 and 1 is tested.
         """
         now = self._clock()
         second = int(now)
@@ -139,9 +138,13 @@ class Sampler:
                 state.borrowed += 1
                 return self._count(state, name, now, Reason.BORROWED)
             rate = state.rate
-            if draw is None:
-                draw = self._random()
-            reason = Reason.RATE if draw < rate else Reason.NOT_SAMPLED
+            if rate >= 1.0:
+                reason = Reason.RATE
+            elif rate <= 0.0:
+                reason = Reason.NOT_SAMPLED
+            else:
+                draw = (random or self._random)()
+                reason = Reason.RATE if draw < rate else Reason.NOT_SAMPLED
             return self._count(state, name, now, reason, rate)
 
     def _count(

@@ -31,12 +31,15 @@ class InMemoryTraceSink:
         for trace_id in trace_ids:
             stored = self.traces.get(trace_id)
             if stored is not None:
+                sampled_by, probability = self.sampling[trace_id]
                 found[trace_id] = StoredTrace(
                     stored.rowid,
                     trace_id,
                     stored.revision,
                     stored.limit_exceeded,
                     list(self._documents[trace_id].values()),
+                    sampled_by,
+                    probability,
                 )
         return found
 

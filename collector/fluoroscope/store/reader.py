@@ -75,13 +75,16 @@ class TraceReader:
             return {}
         connection = self._connection()
         (found_json,) = connection.execute(
-            "SELECT json_group_array(json_array(rowid, trace_id, revision, limit_exceeded)) "
+            "SELECT json_group_array(json_array(rowid, trace_id, revision, limit_exceeded, "
+            "coalesce(sampled_by, ''), probability)) "
             "FROM traces WHERE trace_id IN (SELECT value FROM json_each(?))",
             (orjson.dumps(list(trace_ids)),),
         ).fetchone()
         found = {
-            rowid: StoredTrace(rowid, trace_id, revision, bool(limit_exceeded))
-            for rowid, trace_id, revision, limit_exceeded in orjson.loads(found_json)
+            row[0]: StoredTrace(
+                row[0], row[1], row[2], bool(row[3]), sampled_by=row[4], probability=row[5]
+            )
+            for row in orjson.loads(found_json)
         }
         if not found:
             return {}

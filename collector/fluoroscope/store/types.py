@@ -34,6 +34,9 @@ class StoredTrace:
     revision: int
     limit_exceeded: bool
     documents: list[bytes] = field(default_factory=list)
+    # How it was sampled (TraceWrite.sampled_by and .probability).
+    sampled_by: str = ""
+    probability: float = 1.0
 
 
 class TimeRange(enum.Enum):

@@ -328,6 +328,24 @@ def test_shutdown_decides_every_waiting_trace(gated, make_document):
     assert harness.assembler.dirty == 0
 
 
+def test_late_documents_of_a_kept_trace_are_kept_after_eviction(gated, make_document, clock):
+    """The store answers for a kept trace that left memory: its late documents join it."""
+    harness = gated(tail=[{"name": "faults", "filter": "fault"}])
+    harness.add(make_document(id=ROOT, fault=True))
+    harness.assembler.flush()
+    clock.advance(60.0)
+    harness.assembler.evict()
+    assert harness.assembler.in_flight == 0
+
+    harness.add(make_document(id=SUB, type="subsegment", parent_id=ROOT, name="late"))
+    harness.assembler.flush()
+
+    (trace_id_kept,) = stored(harness)
+    assert len(harness.sink.documents(trace_id_kept)) == 2
+    assert harness.sink.sampling[trace_id_kept] == ("faults", 1.0)
+    assert harness.counter(*TRACES, "tail", "faults", "kept") == 1
+
+
 def test_a_probability_rule_keeps_a_share_by_trace_id(gated, make_document):
     """keep = 0.25 keeps about a quarter, always the same ones, recorded with 0.25."""
     specs = [{"name": "quarter", "keep": 0.25}]

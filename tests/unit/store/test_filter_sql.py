@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from fluoroscope.assembly.assembler import Assembler, AssemblyLimits
-from fluoroscope.filters import matches, parse
+from fluoroscope.filters import matches, parse, predicate
 from fluoroscope.store import Store, SummaryQuery, TimeRange, summary_codec
 from fluoroscope.store.filter_sql import compile_filter
 from fluoroscope.telemetry import Registry
@@ -153,6 +153,17 @@ def test_sql_and_memory_find_the_same_traces(store: Store, expression: str, plan
     )
 
     assert {row.summary[1] for row in page.rows} == expected
+
+
+@pytest.mark.parametrize("expression", EXPRESSIONS)
+def test_a_predicate_answers_as_the_evaluator_does(store: Store, expression: str) -> None:
+    """The function made once from an expression agrees with evaluating it, trace by trace."""
+    tree = parse(expression)
+    summaries = _all_summaries(store).values()
+
+    compiled = predicate(tree)
+
+    assert [compiled(s) for s in summaries] == [matches(tree, s) for s in summaries]  # type: ignore[arg-type]
 
 
 def test_the_corpus_exercises_both_answers(store: Store) -> None:

@@ -4,7 +4,8 @@
 what was lost and why, whether a sample reads back whole, the time from datagram to
 queryable, and the collector's memory. ``bench query`` fills a store with traces and times
 the queries boto3 and the console make most. ``bench graph`` times filter expressions and
-the service graph on a store of many services.
+the service graph on a store of many services. ``bench pipeline`` times the pipeline thread per
+document, with and without the collector's own sampling.
 
 Modules: ``segments`` (the document generator), ``senders`` (paced sending processes),
 ``probes`` (latency probes and the memory sampler), ``client`` (starting a collector, its
@@ -14,7 +15,7 @@ metrics and API), ``report`` (the printed table), and one module per subcommand.
 import argparse
 from typing import Any
 
-from fluoroscope.cli.bench import graph, ingest, query
+from fluoroscope.cli.bench import graph, ingest, pipeline, query
 
 
 def add_parser(commands: "argparse._SubParsersAction[Any]") -> None:
@@ -24,3 +25,4 @@ def add_parser(commands: "argparse._SubParsersAction[Any]") -> None:
     ingest.add_parser(benches)
     query.add_parser(benches)
     graph.add_parser(benches)
+    pipeline.add_parser(benches)

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,14 +47,18 @@ class Collector:
             process.stdout.close()
 
 
-def start_collector(data_dir: Path) -> Collector:
-    """Run ``fluoroscope serve`` on free loopback ports and wait until it is ready."""
+def start_collector(data_dir: Path, env: Mapping[str, str] | None = None) -> Collector:
+    """Run ``fluoroscope serve`` on free loopback ports and wait until it is ready.
+
+    ``env`` adds settings (``FLUOROSCOPE_*`` variables) to the inherited environment.
+    """
     command = [
         *(sys.executable, "-m", "fluoroscope", "serve", "--data-dir", str(data_dir)),
         *("--udp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--log-level", "warning"),
         *("--otlp-grpc", "off", "--otlp-http", "off"),
     ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE)
+    environment = {**os.environ, **env} if env else None
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, env=environment)
     assert process.stdout is not None
     addresses: dict[str, tuple[str, int]] = {}
     deadline = time.monotonic() + START_TIMEOUT_S

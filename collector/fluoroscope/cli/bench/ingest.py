@@ -5,9 +5,13 @@ stops it at the end. It reports the offered and achieved rates, the documents st
 (with the collector's own counts of why: kernel socket drops, a full pipeline, refusals), whether
 a random sample of the traces sent reads back whole, the time from datagram to queryable, and the
 collector's memory. The exit status is 1 when anything was lost or cannot be read back.
+
+``--sampling`` runs that collector with head and tail sampling on, set to keep every trace, so
+that the run measures what deciding costs without changing what is stored.
 """
 
 import argparse
+import json
 import shlex
 import sys
 import tempfile
@@ -19,6 +23,7 @@ from typing import Any
 
 from fluoroscope.cli.bench import senders
 from fluoroscope.cli.bench.client import Api, Collector, Metrics, parse_address, start_collector
+from fluoroscope.cli.bench.pipeline import KEEP_ALL_TAIL_RULES
 from fluoroscope.cli.bench.probes import BATCH_IDS, Probes, ResourceSampler
 from fluoroscope.cli.bench.report import Report, machine, mebibytes, milliseconds
 from fluoroscope.cli.bench.segments import DEFAULT_SIZE, MAX_SEGMENTS, MAX_SIZE
@@ -30,6 +35,11 @@ SETTLE_LIMIT_S = 120.0
 SETTLE_POLL_S = 0.2
 # How long to wait for probes still unanswered once everything is written.
 PROBE_GRACE_S = 10.0
+# --sampling: every trace goes through both stages and is kept.
+SAMPLING_ENV = {
+    "FLUOROSCOPE_SAMPLING_HEAD": "resample",
+    "FLUOROSCOPE_SAMPLING_TAIL_RULES": json.dumps(KEEP_ALL_TAIL_RULES),
+}
 
 _WRITTEN = "fluoroscope_store_documents_written_total"
 _REFUSED_UDP = "fluoroscope_udp_datagrams_refused_total"
@@ -71,6 +81,11 @@ def add_parser(benches: "argparse._SubParsersAction[Any]") -> None:
         default=1_000,
         help="traces picked at random to read back with BatchGetTraces",
     )
+    parser.add_argument(
+        "--sampling",
+        action="store_true",
+        help="run the collector started here with head and tail sampling keeping everything",
+    )
     parser.add_argument("--udp", help="HOST:PORT of a running collector's UDP listener")
     parser.add_argument("--endpoint", help="URL of that collector's HTTP API (with --udp)")
     parser.add_argument("--pid", type=int, help="that collector's pid, to measure its memory")
@@ -85,6 +100,10 @@ def run(args: argparse.Namespace) -> int:
     if args.pid is not None and not args.udp:
         print("fluoroscope bench ingest: --pid is for a running collector", file=sys.stderr)
         return 2
+    if args.sampling and args.udp:
+        print("fluoroscope bench ingest: --sampling is for the collector started here",
+              file=sys.stderr)  # fmt: skip
+        return 2
     with tempfile.TemporaryDirectory(prefix="fluoroscope-bench-") as scratch:
         if args.udp:
             try:
@@ -96,8 +115,19 @@ def run(args: argparse.Namespace) -> int:
                 return 2
             where = f"running at udp://{args.udp} and {args.endpoint}"
         else:
-            collector = start_collector(Path(scratch))
+            collector = start_collector(Path(scratch), SAMPLING_ENV if args.sampling else None)
             where = f"started for this run (pid {collector.pid}), temporary data directory"
+            if args.sampling:
+                # Default is the only rule; at rate 1 the head stage decides and keeps all.
+                api = Api(collector.http)
+                try:
+                    api.call(
+                        "/UpdateSamplingRule",
+                        {"SamplingRuleUpdate": {"RuleName": "Default", "FixedRate": 1.0}},
+                    )
+                finally:
+                    api.close()
+                where += "; head and tail sampling on, keeping everything"
         try:
             outcome = _measure(args, collector)
         finally:
@@ -265,6 +295,7 @@ def _report(args: argparse.Namespace, where: str, outcome: _Outcome) -> Report:
         - delta.get(f'{_REFUSED_UDP}{{reason="queue_full"}}', 0.0),
         "refused as invalid": delta.family("fluoroscope_documents_refused_total"),
         "dropped by assembly": delta.family("fluoroscope_assembly_documents_dropped_total"),
+        "sampled out": delta.family("fluoroscope_sampling_documents_dropped_total"),
     }
     for name, value in counted.items():
         report.row(f"  {name}", f"{value:,.0f}")
@@ -273,6 +304,9 @@ def _report(args: argparse.Namespace, where: str, outcome: _Outcome) -> Report:
     if probes_lost:
         report.row("  minus probes lost (in the counts above)", f"-{probes_lost:,}")
     report.row("  not accounted for", f"{lost + probes_lost - sum(counted.values()):,.0f}")
+    if args.sampling:
+        verdicts = delta.family("fluoroscope_sampling_traces_total")
+        report.row("sampling verdicts", f"{verdicts:,.0f} (head and tail stages together)")
     report.row(
         "settled",
         f"{outcome.settle_seconds:.1f} s after sending stopped"
