@@ -178,3 +178,43 @@ def test_a_bad_tail_rule_stops_start_up_with_its_name(tmp_path: Any) -> None:
 
     assert finished.returncode == 2
     assert b"invalid sampling.tail.rules: rule 'slow'" in finished.stderr
+
+
+def test_the_service_graph_counts_each_kept_trace_for_those_it_stands_for(
+    make_collector: Callable[..., Collector],
+    make_client: Callable[..., Any],
+    make_recorder: Callable[..., Any],
+) -> None:
+    """Half the traces kept: the graph's counts estimate every trace that arrived."""
+    rules = [{"name": "half", "keep": 0.5}]
+    collector = make_collector(FLUOROSCOPE_SAMPLING_TAIL_RULES=json.dumps(rules))
+    xray = make_client(collector)
+    recorder = make_recorder(collector)
+    start = time.time() - 60
+
+    sent = send_traces(recorder, "inventory", 40)
+
+    def decided() -> float:
+        metrics = collector.metrics()
+        return sum(
+            metrics.value(TRACES, stage="tail", rule="half", verdict=verdict)
+            for verdict in ("kept", "dropped")
+        )
+
+    deadline = time.monotonic() + 10
+    while decided() < 40 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    kept_count = collector.metrics().value(TRACES, stage="tail", rule="half", verdict="kept")
+    kept = get_traces(xray, sent)
+    while len(kept) < kept_count and time.monotonic() < deadline + 5:
+        time.sleep(0.05)
+        kept = get_traces(xray, sent)
+    nodes = [
+        service
+        for service in xray.get_service_graph(StartTime=start, EndTime=time.time() + 60)["Services"]
+        if service["Name"] == "inventory" and service.get("Type") != "client"
+    ]
+    (node,) = nodes
+    assert 0 < len(kept) < 40
+    assert node["SummaryStatistics"]["TotalCount"] == 2 * len(kept)
+    assert sum(entry["Count"] for entry in node["ResponseTimeHistogram"]) == 2 * len(kept)

@@ -237,7 +237,9 @@ class Assembler:
                 if trace.verdict is None and not self._tail_keeps(trace, summary, now, hurry):
                     continue
                 facts = summary.facts
-                counted = contribution(facts, self._groups_of(summary, facts))
+                counted = contribution(
+                    facts, self._groups_of(summary, facts), _weight(trace.verdict)
+                )
             except Exception:  # a bug must cost one trace, never the pipeline
                 log.exception("cannot summarise trace %s; dropping its changes", trace.trace_id)
                 self.stats.failed.inc()
@@ -365,7 +367,9 @@ class Assembler:
                 stored_tree = TraceTree([d.segment for d in merged.values()])
                 stored_summary = summarize(trace.trace_id, stored_tree, earlier.revision)
                 trace.counted = contribution(
-                    stored_summary.facts, self._groups_of(stored_summary, stored_summary.facts)
+                    stored_summary.facts,
+                    self._groups_of(stored_summary, stored_summary.facts),
+                    _weight(trace.verdict),
                 )
             for document in trace.documents.values():
                 old = merged.get(document.id)
@@ -464,3 +468,10 @@ def _flags(entity: Visit | Call) -> int:
 _STATUS_FLAG = {Status.FAULT: 1, Status.ERROR: 2, Status.THROTTLE: 4, Status.OK: 8}
 _ROOT = 16
 _INFERRED = 32
+
+
+def _weight(verdict: Verdict | None) -> float:
+    """How many arriving traces a kept trace stands for in the graph statistics."""
+    if verdict is None or verdict.probability <= 0.0:
+        return 1.0
+    return 1.0 / verdict.probability

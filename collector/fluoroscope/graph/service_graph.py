@@ -116,14 +116,14 @@ def summary_statistics(values: list[float]) -> ApiObject:
     """Counts in the ``ServiceStatistics``/``EdgeStatistics`` shape."""
     ok, error, throttle, fault, total, total_rt = values[:6]
     return {
-        "OkCount": int(ok),
+        "OkCount": round(ok),
         "ErrorStatistics": {
-            "ThrottleCount": int(throttle),
-            "OtherCount": int(error),
-            "TotalCount": int(error + throttle),
+            "ThrottleCount": round(throttle),
+            "OtherCount": round(error),
+            "TotalCount": round(error + throttle),
         },
-        "FaultStatistics": {"OtherCount": int(fault), "TotalCount": int(fault)},
-        "TotalCount": int(total),
+        "FaultStatistics": {"OtherCount": round(fault), "TotalCount": round(fault)},
+        "TotalCount": round(total),
         "TotalResponseTime": round(total_rt, 6),
     }
 
@@ -131,9 +131,9 @@ def summary_statistics(values: list[float]) -> ApiObject:
 def histogram(values: list[float]) -> list[ApiObject]:
     """The non-empty buckets as ``HistogramEntry`` items."""
     return [
-        {"Value": bucket_value(bucket), "Count": int(count)}
+        {"Value": bucket_value(bucket), "Count": round(count)}
         for bucket, count in enumerate(values[6 : 6 + BUCKETS])
-        if count > 0
+        if count >= 0.5  # weighted sums leave rounding residue where counts cancelled
     ]
 
 

@@ -44,10 +44,14 @@ def bucket_value(bucket: int) -> float:
     return round(low * math.sqrt(2.0) / 1000.0, 6)
 
 
-def contribution(facts: TraceFacts, groups: Sequence[str] = ("",)) -> Contribution:
+def contribution(
+    facts: TraceFacts, groups: Sequence[str] = ("",), weight: float = 1.0
+) -> Contribution:
     """Per-minute node and edge statistics of a trace's completed visits and calls.
 
-    The trace counts once for each of ``groups`` ("" standing for all traces).
+    The trace counts ``weight`` times for each of ``groups`` ("" standing for all traces): a
+    trace kept with probability p stands for 1/p like it, so sums estimate the traffic that
+    arrived rather than the traffic kept.
     """
     # (kind, minute, source, target, status column, seconds); written out inline because this
     # runs for every entity of every trace revision.
@@ -70,10 +74,11 @@ def contribution(facts: TraceFacts, groups: Sequence[str] = ("",)) -> Contributi
             values = get(key)
             if values is None:
                 values = out[key] = [0.0] * STAT_WIDTH
-            values[status] += 1  # Status values are the column numbers 0-3
-            values[4] += 1
-            values[5] += seconds
-            values[6 + (min(last, int(seconds * 1000.0).bit_length()) if seconds > 0 else 0)] += 1
+            values[status] += weight  # Status values are the column numbers 0-3
+            values[4] += weight
+            values[5] += seconds * weight
+            bucket = min(last, int(seconds * 1000.0).bit_length()) if seconds > 0 else 0
+            values[6 + bucket] += weight
     return out
 
 

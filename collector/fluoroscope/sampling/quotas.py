@@ -77,7 +77,14 @@ class StatisticsDocument:
             client_id=client,
             timestamp=_timestamp(data.get("Timestamp")),
             request_count=_count(data, "RequestCount", required=True),
-            sampled_count=_count(data, "SampledCount", required=True),
+            # The AWS OpenTelemetry distro's sampler spells it SampleCount.
+            sampled_count=_count(
+                data,
+                "SampleCount"
+                if "SampledCount" not in data and "SampleCount" in data
+                else "SampledCount",
+                required=True,
+            ),
             borrow_count=_count(data, "BorrowCount", required=False),
         )
 

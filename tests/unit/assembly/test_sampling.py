@@ -364,6 +364,21 @@ def test_a_probability_rule_keeps_a_share_by_trace_id(gated, make_document):
     assert first.counter(*TRACES, "tail", "quarter", "dropped") == 2000 - len(stored(first))
 
 
+def test_graph_statistics_count_a_kept_trace_as_one_over_its_probability(gated, make_document):
+    """Node counts estimate what arrived: each trace kept with 0.25 counts four times, once."""
+    harness = gated(tail=[{"name": "quarter", "keep": 0.25}])
+    for number in range(1, 401):
+        harness.add(make_document(id=ROOT, trace_id=trace_id(number)))
+    harness.assembler.flush()
+    for number in range(1, 401):  # resent documents change nothing
+        harness.add(make_document(id=ROOT, trace_id=trace_id(number)))
+    harness.assembler.flush()
+
+    node_totals = [values[4] for key, values in harness.sink.graph.items() if key[1] == "n"]
+    assert stored(harness)
+    assert sum(node_totals) == pytest.approx(4 * len(stored(harness)))
+
+
 def test_head_and_tail_probabilities_multiply(gated, make_document):
     """A trace kept by a 0.5 head rate and a 0.5 tail rule stands for four."""
     harness = gated(

@@ -194,6 +194,25 @@ def test_borrow_count_may_be_left_out(quotas, make_rule):
     assert reply.unprocessed == ()
 
 
+def test_the_distro_spelling_sample_count_is_read_as_sampled_count(quotas, make_rule):
+    """The AWS OpenTelemetry distro's sampler reports SampleCount instead of SampledCount."""
+    document = {k: v for k, v in report(sampled=3).items() if k != "SampledCount"}
+
+    reply = quotas.get_targets([{**document, "SampleCount": 3}], [make_rule()], LAST_CHANGE)
+
+    assert reply.unprocessed == ()
+    assert [summary.to_api()["SampledCount"] for summary in quotas.summaries()] == [3]
+
+
+def test_a_report_with_neither_spelling_names_sampled_count(quotas, make_rule):
+    """Without either member, the refusal names the model's SampledCount."""
+    document = {k: v for k, v in report().items() if k != "SampledCount"}
+
+    (refused,) = quotas.get_targets([document], [make_rule()], LAST_CHANGE).unprocessed
+
+    assert "SampledCount" in refused.message
+
+
 def test_an_iso_timestamp_is_accepted(quotas, make_rule):
     """Timestamps may come as ISO 8601 text, as the AWS CLI writes them."""
     reply = quotas.get_targets(
