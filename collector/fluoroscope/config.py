@@ -60,6 +60,7 @@ class Config:
     otlp_max_message_bytes: int
     otlp_bearer_token: str | None
     otlp_indexed_attributes: frozenset[str]
+    otlp_translation_processes: int
     export_otlp: str | None
     head_sampling: str
     tail_sampling_rules: tuple[dict[str, Any], ...]
@@ -233,6 +234,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("otlp_indexed_attributes", "otlp.indexed_attributes",
            "FLUOROSCOPE_OTLP_INDEXED_ATTRIBUTES", None, _names, frozenset,
            "span attributes to index as annotations (comma-separated or a TOML list)"),
+    Option("otlp_translation_processes", "otlp.translation_processes",
+           "FLUOROSCOPE_OTLP_TRANSLATION_PROCESSES", None, _number(int, 0, 64),
+           lambda: 1 if (os.cpu_count() or 1) > 1 else 0,
+           "helper processes that translate OTLP requests, so that translation runs on another "
+           "core (0: in the collector's process; default 1 with two cores or more)"),
     Option("export_otlp", "export.otlp", "FLUOROSCOPE_EXPORT_OTLP", "--export-otlp", _secret,
            lambda: None, "forward everything stored as OTLP to this endpoint "
            "(grpc://host:4317, or http://host:4318/v1/traces)"),

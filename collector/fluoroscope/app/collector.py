@@ -31,6 +31,7 @@ from fluoroscope.model.segment import Document
 from fluoroscope.receivers.otlp import OtlpIngest
 from fluoroscope.receivers.otlp_grpc import OtlpGrpcReceiver
 from fluoroscope.receivers.otlp_http import OtlpHttpReceiver
+from fluoroscope.receivers.otlp_translation import Translator
 from fluoroscope.receivers.xray_udp import UdpReceiver
 from fluoroscope.sampling import Quotas, RuleBook, Sampler
 from fluoroscope.store.groups import GroupTable
@@ -64,8 +65,10 @@ class Collector:
         self._exporter: OtlpExporter | None = None
         self._otlp_grpc: OtlpGrpcReceiver | None = None
         self._otlp_http: OtlpHttpReceiver | None = None
-        # Translating OTLP requests is CPU work; it runs here, off the event loop.
+        # Validating translated OTLP documents (and translating, without helper processes) is
+        # CPU work; it runs here, off the event loop.
         self._translation = ThreadPoolExecutor(2, thread_name_prefix="fluoroscope-otlp")
+        self._translator = Translator(config.otlp_translation_processes, self._translation)
         self._stopped = False
         # Saves of groups and sampling rules: rare, small, and never behind trace queries.
         self._control = ThreadPoolExecutor(1, thread_name_prefix="fluoroscope-control")
@@ -189,6 +192,7 @@ class Collector:
             return []
         ingest = OtlpIngest(
             self._ingest_from,
+            self._translator,
             self._translation,
             self.registry,
             config.ack_timeout_s,
@@ -223,6 +227,7 @@ class Collector:
             if receiver is not None:
                 await receiver.stop()
         self.feed.close()
+        self._translator.shutdown()
         self._translation.shutdown(wait=True)
         if self._api is not None:
             await self._api.stop()

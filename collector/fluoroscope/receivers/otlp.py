@@ -1,7 +1,8 @@
 """What both OTLP receivers share: translate an export request, validate its documents, hand
 them to the pipeline, and wait until they are stored.
 
-Translation runs off the event loop (it is the costly part). The answer follows the OTLP
+Translation runs off the event loop, on helper processes (``otlp_translation``); the documents
+it returns are validated on a thread of the collector. The answer follows the OTLP
 specification: spans that cannot become valid documents are counted in ``partial_success``
 with a message naming the reasons; a full pipeline is a retryable refusal, so that senders
 back off and resend instead of losing data; nothing is acknowledged before it is durable.
@@ -13,12 +14,10 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
 from fluoroscope.errors import DocumentError
 from fluoroscope.model.segment import Document
+from fluoroscope.receivers.otlp_translation import Translated, Translator, TranslatorUnavailable
 from fluoroscope.telemetry import Registry
-from fluoroscope.translate.otlp import spans_to_documents
 from fluoroscope.translate.xray_json import parse_document
 
 # (documents, total bytes, callback once stored) -> False when the pipeline is full. The
@@ -45,12 +44,14 @@ class OtlpIngest:
     def __init__(
         self,
         ingest: Ingest,
+        translator: Translator,
         executor: Executor,
         registry: Registry,
         ack_timeout_s: float,
         indexed_attributes: frozenset[str],
     ) -> None:
         self._ingest = ingest
+        self._translator = translator
         self._executor = executor
         self._ack_timeout = ack_timeout_s
         self._indexed = indexed_attributes
@@ -73,13 +74,19 @@ class OtlpIngest:
         """Count a whole request refused before translation (malformed, too large, ...)."""
         self._busy.child(transport, reason).inc()
 
-    async def export(self, request: ExportTraceServiceRequest, transport: str) -> Outcome:
-        """Store what the request holds; raise Busy when the pipeline is full."""
+    async def export(self, body: bytes, encoding: str, transport: str) -> Outcome:
+        """Store what the request in ``body`` holds.
+
+        Raises MalformedRequest when it cannot be decoded, Busy when the pipeline is full.
+        """
+        try:
+            translated = await self._translator.translate(body, encoding, self._indexed)
+        except TranslatorUnavailable as exc:
+            self._busy.child(transport, "translator_restarted").inc()
+            raise Busy(str(exc)) from None
         loop = asyncio.get_running_loop()
-        documents, size, reasons, total = await loop.run_in_executor(
-            self._executor, self._translate, request
-        )
-        self._spans.child(transport).inc(total)
+        documents, size, reasons = await loop.run_in_executor(self._executor, _validate, translated)
+        self._spans.child(transport).inc(translated.total)
         for reason, count in reasons.items():
             self._rejected.child(transport, reason).inc(count)
         if documents:
@@ -103,24 +110,23 @@ class OtlpIngest:
         message = "; ".join(f"{count} {reason}" for reason, count in sorted(reasons.items()))
         return Outcome(rejected, message)
 
-    def _translate(
-        self, request: ExportTraceServiceRequest
-    ) -> tuple[list[Document], int, Tally[str], int]:
-        translation = spans_to_documents(request, indexed_attributes=self._indexed)
-        reasons: Tally[str] = Tally(reason for _, reason in translation.rejected)
-        documents: list[Document] = []
-        size = 0
-        for raw, sampled in zip(translation.documents, translation.sampled, strict=True):
-            try:
-                parsed = parse_document(raw)
-            except DocumentError as exc:  # the translator's output should always be valid
-                reasons[exc.code] += 1
-                continue
-            for document in parsed:
-                document.sampled = sampled
-            documents.extend(parsed)
-            size += len(raw)
-        return documents, size, reasons, len(translation.documents) + len(translation.rejected)
+
+def _validate(translated: Translated) -> tuple[list[Document], int, Tally[str]]:
+    """The translated documents parsed as the pipeline takes them, their size, and refusals."""
+    reasons: Tally[str] = Tally(translated.reasons)
+    documents: list[Document] = []
+    size = 0
+    for raw, sampled in zip(translated.documents, translated.sampled, strict=True):
+        try:
+            parsed = parse_document(raw)
+        except DocumentError as exc:  # the translator's output should always be valid
+            reasons[exc.code] += 1
+            continue
+        for document in parsed:
+            document.sampled = sampled
+        documents.extend(parsed)
+        size += len(raw)
+    return documents, size, reasons
 
 
 def _resolve(future: "asyncio.Future[Refusals]", refusals: Refusals) -> None:

@@ -8,15 +8,14 @@ deserialisation failure.
 import hmac
 
 import grpc
-from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
-    ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
 
 from fluoroscope.config import Address
 from fluoroscope.receivers.otlp import Busy, OtlpIngest
+from fluoroscope.receivers.otlp_translation import PROTOBUF, MalformedRequest
 
 _SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 _Context = grpc.aio.ServicerContext[bytes, ExportTraceServiceResponse]
@@ -45,7 +44,7 @@ class OtlpGrpcReceiver:
         handler: grpc.RpcMethodHandler[bytes, ExportTraceServiceResponse]
         handler = grpc.unary_unary_rpc_method_handler(
             self.export,
-            request_deserializer=None,  # bytes: parsed in export()
+            request_deserializer=None,  # bytes: decoded where they are translated
             response_serializer=ExportTraceServiceResponse.SerializeToString,
         )
         server.add_generic_rpc_handlers(
@@ -69,14 +68,11 @@ class OtlpGrpcReceiver:
         if self._token is not None and not _authorized(context, self._token):
             self._ingest.refused("grpc", "unauthenticated")
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "a valid bearer token is required")
-        request = ExportTraceServiceRequest()
         try:
-            request.ParseFromString(body)
-        except DecodeError as exc:
+            outcome = await self._ingest.export(body, PROTOBUF, "grpc")
+        except MalformedRequest as exc:
             self._ingest.refused("grpc", "malformed")
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"malformed request: {exc}")
-        try:
-            outcome = await self._ingest.export(request, "grpc")
         except Busy as exc:
             # UNAVAILABLE is the code OTLP senders retry with backoff.
             await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))

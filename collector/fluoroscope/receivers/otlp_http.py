@@ -6,28 +6,23 @@ refused, 400 for a malformed body (or compression), 401 without the configured b
 and 503 with ``Retry-After`` when the pipeline is full, which senders retry.
 """
 
-import base64
 import hmac
 import socket
-from typing import Any
 
 import orjson
 from aiohttp import ClientPayloadError, web
 from aiohttp.http_exceptions import ContentEncodingError
 from aiohttp.web_protocol import RequestPayloadError
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
-    ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
 
 from fluoroscope.config import Address
 from fluoroscope.receivers.otlp import Busy, OtlpIngest
+from fluoroscope.receivers.otlp_translation import JSON, PROTOBUF, MalformedRequest
 
-PROTOBUF = "application/x-protobuf"
-JSON = "application/json"
 RETRY_AFTER_S = 2
 
 
@@ -85,8 +80,10 @@ class OtlpHttpReceiver:
             if kind not in (PROTOBUF, JSON):
                 raise _Refused(415, "content_type", f"unsupported content type {kind!r}")
             body = await self._body(request)
-            message = _decode(body, kind)
-            outcome = await self._ingest.export(message, "http")
+            try:
+                outcome = await self._ingest.export(body, kind, "http")
+            except MalformedRequest as exc:
+                raise _Refused(400, "malformed", str(exc)) from None
         except _Refused as exc:
             self._ingest.refused("http", exc.reason)
             return _status(answer, exc.status, str(exc))
@@ -112,55 +109,6 @@ class OtlpHttpReceiver:
             raise _Refused(413, "too_large", "the request body is too large") from None
         except (ClientPayloadError, ContentEncodingError, RequestPayloadError) as exc:
             raise _Refused(400, "malformed", f"the body cannot be decoded: {exc}") from None
-
-
-def _decode(body: bytes, kind: str) -> ExportTraceServiceRequest:
-    message = ExportTraceServiceRequest()
-    if kind == PROTOBUF:
-        try:
-            message.ParseFromString(body)
-        except DecodeError as exc:
-            raise _Refused(400, "malformed", f"malformed protobuf: {exc}") from None
-        return message
-    try:
-        document = orjson.loads(body)
-        if not isinstance(document, dict):
-            raise ValueError("the body must be a JSON object")
-        _ids_to_base64(document)
-        json_format.ParseDict(document, message, ignore_unknown_fields=True)
-    except (orjson.JSONDecodeError, ValueError, json_format.ParseError, TypeError) as exc:
-        raise _Refused(400, "malformed", f"malformed JSON: {exc}") from None
-    return message
-
-
-_ID_FIELDS = ("traceId", "spanId", "parentSpanId")
-
-
-def _ids_to_base64(document: dict[str, Any]) -> None:
-    """OTLP/JSON writes ids in hex; protobuf's JSON mapping wants bytes in base64."""
-    for resource in _list(document, "resourceSpans"):
-        for scope in _list(resource, "scopeSpans"):
-            for span in _list(scope, "spans"):
-                _convert(span)
-                for link in _list(span, "links"):
-                    _convert(link)
-
-
-def _list(holder: object, key: str) -> list[Any]:
-    value = holder.get(key) if isinstance(holder, dict) else None
-    return value if isinstance(value, list) else []
-
-
-def _convert(item: object) -> None:
-    if not isinstance(item, dict):
-        return
-    for key in _ID_FIELDS:
-        value = item.get(key)
-        if isinstance(value, str) and value:
-            try:
-                item[key] = base64.b64encode(bytes.fromhex(value)).decode()
-            except ValueError:
-                raise ValueError(f"{key} {value[:40]!r} is not hex") from None
 
 
 def _encode(message: ExportTraceServiceResponse, kind: str, status: int) -> web.Response:

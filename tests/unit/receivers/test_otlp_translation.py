@@ -1,0 +1,118 @@
+"""OTLP request decoding and translation, on the collector's threads and on helper processes."""
+
+import asyncio
+import base64
+import os
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import orjson
+import pytest
+from google.protobuf import json_format
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from fluoroscope.receivers.otlp_translation import (
+    JSON,
+    PROTOBUF,
+    MalformedRequest,
+    Translator,
+    TranslatorUnavailable,
+    translate,
+)
+from fluoroscope.translate.otlp import spans_to_documents
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "otlp"
+
+
+@pytest.fixture(scope="module")
+def body() -> bytes:
+    """A request captured from opentelemetry-sdk, as its exporter sent it."""
+    return (FIXTURES / "db_postgresql.binpb").read_bytes()
+
+
+def test_a_protobuf_request_gives_the_translators_documents(body):
+    """translate() is spans_to_documents on the decoded body, with the refusals tallied."""
+    request = ExportTraceServiceRequest.FromString(body)
+
+    translated = translate(body, PROTOBUF, frozenset())
+
+    assert translated.documents == spans_to_documents(request).documents
+    assert translated.total == len(translated.documents) > 0
+    assert translated.reasons == {}
+    assert len(translated.sampled) == len(translated.documents)
+
+
+def test_otlp_json_with_hex_ids_gives_the_same_documents(body):
+    """OTLP/JSON writes ids in hex, not protobuf JSON's base64; both read alike."""
+    request = ExportTraceServiceRequest.FromString(body)
+    document = json_format.MessageToDict(request)
+    for resource in document["resourceSpans"]:
+        for scope in resource["scopeSpans"]:
+            for span in scope["spans"]:
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    if key in span:
+                        span[key] = base64.b64decode(span[key]).hex()
+
+    translated = translate(orjson.dumps(document), JSON, frozenset())
+
+    assert translated.documents == translate(body, PROTOBUF, frozenset()).documents
+
+
+@pytest.mark.parametrize(
+    ("garbage", "encoding", "said"),
+    [
+        (b"\xff\xff\xff", PROTOBUF, "malformed protobuf"),
+        (b"[1, 2]", JSON, "must be a JSON object"),
+        (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]}', JSON, "hex"),
+        (b"{", JSON, "malformed JSON"),
+    ],
+)
+def test_a_malformed_body_is_refused_with_the_reason(garbage, encoding, said):
+    """Nothing but MalformedRequest comes out of a body that is not a request."""
+    with pytest.raises(MalformedRequest, match=said):
+        translate(garbage, encoding, frozenset())
+
+
+@pytest.mark.parametrize("processes", [0, 1])
+def test_the_translator_answers_alike_on_threads_and_processes(body, processes):
+    """A helper process returns what translating in place returns; malformed stays malformed."""
+
+    async def run() -> None:
+        with ThreadPoolExecutor(1) as threads:
+            translator = Translator(processes, threads)
+            try:
+                translated = await translator.translate(body, PROTOBUF, frozenset())
+                with pytest.raises(MalformedRequest):
+                    await translator.translate(b"\xff\xff", PROTOBUF, frozenset())
+            finally:
+                translator.shutdown()
+        assert translated == translate(body, PROTOBUF, frozenset())
+
+    asyncio.run(run())
+
+
+def test_a_dead_helper_fails_its_request_as_retryable_and_is_replaced(body):
+    """When a helper process dies, the request is refused for retry; the next one succeeds."""
+
+    async def run() -> None:
+        with ThreadPoolExecutor(1) as threads:
+            translator = Translator(1, threads)
+            try:
+                await translator.translate(body, PROTOBUF, frozenset())
+                pool = translator._pool
+                assert pool is not None
+                for process in list(pool._processes.values()):
+                    os.kill(process.pid, signal.SIGKILL)
+                for _ in range(100):  # until the pool's manager thread has seen the death
+                    if pool._broken:
+                        break
+                    await asyncio.sleep(0.05)
+                with pytest.raises(TranslatorUnavailable):
+                    await translator.translate(body, PROTOBUF, frozenset())
+                again = await translator.translate(body, PROTOBUF, frozenset())
+            finally:
+                translator.shutdown()
+        assert again.documents
+
+    asyncio.run(run())
