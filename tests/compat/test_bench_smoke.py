@@ -53,3 +53,26 @@ def test_bench_pipeline_reports_both_configurations() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"^\s+sampling off\s+[0-9.]+ us", result.stdout, re.MULTILINE)
     assert re.search(r"^\s+head and tail sampling\s+[0-9.]+ us", result.stdout, re.MULTILINE)
+
+
+@pytest.mark.compat
+def test_bench_otlp_stores_every_span_sent_at_a_low_rate() -> None:
+    """A two-second run over OTLP/gRPC stores as many spans as it sent, and says so."""
+    command = [
+        *(sys.executable, "-m", "fluoroscope", "bench", "otlp"),
+        *("--rate", "5000", "--duration", "2"),
+    ]
+
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    sent = re.search(r"^\s+batches sent\s+[0-9,]+ \(([0-9,]+) spans\)$", result.stdout, re.M)
+    stored = re.search(r"^\s+spans stored\s+([0-9,]+)$", result.stdout, re.MULTILINE)
+    assert sent is not None, result.stdout
+    assert stored is not None, result.stdout
+    assert int(sent.group(1).replace(",", "")) > 0
+    assert stored.group(1) == sent.group(1)
+    assert re.search(r"^\s+lost \(sent - stored\)\s+0 \(0\.00%\)$", result.stdout, re.MULTILINE)
+    assert re.search(r"^\s+refused \(retryable\)\s+0 ", result.stdout, re.MULTILINE)
+    assert re.search(r"^\s+calls answered OK\s+p50 [0-9,]+ ms, p99", result.stdout, re.M)
+    assert "PASS" in result.stdout

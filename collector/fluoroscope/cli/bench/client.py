@@ -18,8 +18,9 @@ import orjson
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 60.0
 
-# The ready lines that name the X-Ray listeners (others, such as OTLP's, are ignored).
+# The ready lines that name the X-Ray listeners, and the OTLP/gRPC one when it is asked for.
 _LISTENER = re.compile(r"X-Ray (daemon protocol on udp|API on http)://(\S+)")
+_OTLP_GRPC = re.compile(r"OTLP/gRPC on (\S+)")
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$")
 
 
@@ -31,6 +32,7 @@ class Collector:
     http: tuple[str, int]
     pid: int | None
     process: "subprocess.Popen[bytes] | None" = None
+    otlp_grpc: tuple[str, int] | None = None
 
     def stop(self) -> None:
         """Stop the collector this benchmark started (never one it was pointed at)."""
@@ -47,16 +49,20 @@ class Collector:
             process.stdout.close()
 
 
-def start_collector(data_dir: Path, env: Mapping[str, str] | None = None) -> Collector:
+def start_collector(
+    data_dir: Path, env: Mapping[str, str] | None = None, *, otlp_grpc: bool = False
+) -> Collector:
     """Run ``fluoroscope serve`` on free loopback ports and wait until it is ready.
 
     ``env`` adds settings (``FLUOROSCOPE_*`` variables) to the inherited environment.
+    ``otlp_grpc`` also listens for OTLP/gRPC (OTLP is otherwise off).
     """
     command = [
         *(sys.executable, "-m", "fluoroscope", "serve", "--data-dir", str(data_dir)),
         *("--udp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--log-level", "warning"),
-        *("--otlp-grpc", "off", "--otlp-http", "off"),
+        *("--otlp-grpc", "127.0.0.1:0" if otlp_grpc else "off", "--otlp-http", "off"),
     ]
+    wanted = {"udp", "http", "otlp_grpc"} if otlp_grpc else {"udp", "http"}
     environment = {**os.environ, **env} if env else None
     process = subprocess.Popen(command, stdout=subprocess.PIPE, env=environment)
     assert process.stdout is not None
@@ -71,8 +77,17 @@ def start_collector(data_dir: Path, env: Mapping[str, str] | None = None) -> Col
         if match:
             kind = "udp" if match.group(1).endswith("udp") else "http"
             addresses[kind] = parse_address(match.group(2))
-        if line.rstrip().endswith(": ready") and {"udp", "http"} <= addresses.keys():
-            return Collector(addresses["udp"], addresses["http"], process.pid, process)
+        match = _OTLP_GRPC.search(line)
+        if match:
+            addresses["otlp_grpc"] = parse_address(match.group(1))
+        if line.rstrip().endswith(": ready") and wanted <= addresses.keys():
+            return Collector(
+                addresses["udp"],
+                addresses["http"],
+                process.pid,
+                process,
+                addresses.get("otlp_grpc"),
+            )
     Collector(("", 0), ("", 0), process.pid, process).stop()
     raise RuntimeError(f"the collector did not start (exit status {process.poll()})")
 
@@ -145,3 +160,34 @@ class Api:
     def close(self) -> None:
         """Close the connection."""
         self._connection.close()
+
+
+# After sending, wait until the written count has not moved for SETTLE_QUIET_S (the store's
+# flush interval is 0.2 s by default), but never longer than SETTLE_LIMIT_S.
+SETTLE_QUIET_S = 3.0
+SETTLE_LIMIT_S = 120.0
+SETTLE_POLL_S = 0.2
+_WRITTEN = "fluoroscope_store_documents_written_total"
+
+
+def settle(api: Api, before: Metrics, expected: int) -> tuple[float, bool]:
+    """Wait until the collector has written all it will; return (documents written, settled).
+
+    Documents acknowledged are stored already; what may still come are those refused as not
+    stored in time or given up on by their sender, which the collector goes on storing.
+    """
+    deadline = time.monotonic() + SETTLE_LIMIT_S
+    last = -1.0
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        now = api.metrics()
+        written = now.get(_WRITTEN, 0.0) - before.get(_WRITTEN, 0.0)
+        if written >= expected:
+            return written, True
+        if written != last or now.get("fluoroscope_queue_documents", 0.0) > 0:
+            last = written
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= SETTLE_QUIET_S:
+            return written, True
+        time.sleep(SETTLE_POLL_S)
+    return last, False

@@ -16,23 +16,25 @@ import shlex
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fluoroscope.cli.bench import senders
-from fluoroscope.cli.bench.client import Api, Collector, Metrics, parse_address, start_collector
+from fluoroscope.cli.bench.arguments import bounded, positive
+from fluoroscope.cli.bench.client import (
+    Api,
+    Collector,
+    Metrics,
+    parse_address,
+    settle,
+    start_collector,
+)
 from fluoroscope.cli.bench.pipeline import KEEP_ALL_TAIL_RULES
 from fluoroscope.cli.bench.probes import BATCH_IDS, Probes, ResourceSampler
 from fluoroscope.cli.bench.report import Report, machine, mebibytes, milliseconds
 from fluoroscope.cli.bench.segments import DEFAULT_SIZE, MAX_SEGMENTS, MAX_SIZE
 
-# After sending, wait until the written count has not moved for SETTLE_QUIET_S (the store's
-# flush interval is 0.2 s by default), but never longer than SETTLE_LIMIT_S.
-SETTLE_QUIET_S = 3.0
-SETTLE_LIMIT_S = 120.0
-SETTLE_POLL_S = 0.2
 # How long to wait for probes still unanswered once everything is written.
 PROBE_GRACE_S = 10.0
 # --sampling: every trace goes through both stages and is kept.
@@ -41,7 +43,6 @@ SAMPLING_ENV = {
     "FLUOROSCOPE_SAMPLING_TAIL_RULES": json.dumps(KEEP_ALL_TAIL_RULES),
 }
 
-_WRITTEN = "fluoroscope_store_documents_written_total"
 _REFUSED_UDP = "fluoroscope_udp_datagrams_refused_total"
 
 
@@ -54,30 +55,28 @@ def add_parser(benches: "argparse._SubParsersAction[Any]") -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--rate", type=_positive(float), default=60_000.0, help="segments offered per second"
+        "--rate", type=positive, default=60_000.0, help="segments offered per second"
     )
-    parser.add_argument(
-        "--duration", type=_positive(float), default=30.0, help="seconds to offer them for"
-    )
+    parser.add_argument("--duration", type=positive, default=30.0, help="seconds to offer them for")
     parser.add_argument(
         "--size",
-        type=_bounded(1, MAX_SIZE),
+        type=bounded(1, MAX_SIZE),
         default=DEFAULT_SIZE,
         help="mean document size aimed at, in bytes (documents are never smaller than the "
         "X-Ray SDK's layout makes them)",
     )
     parser.add_argument(
         "--segments-per-trace",
-        type=_bounded(1, MAX_SEGMENTS),
+        type=bounded(1, MAX_SEGMENTS),
         default=3,
         help=f"segments (services) per trace, 1-{MAX_SEGMENTS}",
     )
     parser.add_argument(
-        "--senders", type=_bounded(1, 64), default=1, help="sending processes sharing the rate"
+        "--senders", type=bounded(1, 64), default=1, help="sending processes sharing the rate"
     )
     parser.add_argument(
         "--sample",
-        type=_bounded(1, 100_000),
+        type=bounded(1, 100_000),
         default=1_000,
         help="traces picked at random to read back with BatchGetTraces",
     )
@@ -194,7 +193,7 @@ def _measure(args: argparse.Namespace, collector: Collector) -> _Outcome:
         probes.stop_sending()
     sent = sum(r.documents for r in results)
     stopped = time.monotonic()
-    written, settled = _settle(api, before, sent + probes.sent)
+    written, settled = settle(api, before, sent + probes.sent)
     settle_seconds = time.monotonic() - stopped
     probes.stop(PROBE_GRACE_S)
     resources.stop()
@@ -217,25 +216,6 @@ def _measure(args: argparse.Namespace, collector: Collector) -> _Outcome:
         probes,
         resources,
     )
-
-
-def _settle(api: Api, before: Metrics, expected: int) -> tuple[float, bool]:
-    """Wait until the collector has written all it will; return (documents written, settled)."""
-    deadline = time.monotonic() + SETTLE_LIMIT_S
-    last = -1.0
-    quiet_since = time.monotonic()
-    while time.monotonic() < deadline:
-        now = api.metrics()
-        written = now.get(_WRITTEN, 0.0) - before.get(_WRITTEN, 0.0)
-        if written >= expected:
-            return written, True
-        if written != last or now.get("fluoroscope_queue_documents", 0.0) > 0:
-            last = written
-            quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since >= SETTLE_QUIET_S:
-            return written, True
-        time.sleep(SETTLE_POLL_S)
-    return last, False
 
 
 def _read_back(api: Api, trace_ids: list[str], segments: int) -> tuple[int, int]:
@@ -364,23 +344,3 @@ def _command(args: argparse.Namespace) -> str:
     if args.pid is not None:
         words += ["--pid", str(args.pid)]
     return shlex.join(words)
-
-
-def _positive(kind: type[float]) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        value = kind(text)
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"expected a positive number, not {text}")
-        return value
-
-    return parse
-
-
-def _bounded(low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        value = int(text)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"expected {low}-{high}, not {text}")
-        return value
-
-    return parse
