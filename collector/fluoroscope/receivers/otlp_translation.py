@@ -101,11 +101,17 @@ class Translator:
             return await loop.run_in_executor(self._threads, translate, body, encoding, indexed)
         pool = self._pool
         if pool is None:
-            pool = self._pool = ProcessPoolExecutor(
-                self._processes,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_ignore_interrupts,
-            )
+            try:
+                pool = self._pool = ProcessPoolExecutor(
+                    self._processes,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_ignore_interrupts,
+                )
+            except (OSError, ImportError, NotImplementedError) as exc:
+                # No working semaphores (a read-only /dev/shm, some sandboxes): use threads.
+                log.warning("cannot start OTLP translation processes (%s); using threads", exc)
+                self._processes = 0
+                return await loop.run_in_executor(self._threads, translate, body, encoding, indexed)
         try:
             return await loop.run_in_executor(pool, translate, body, encoding, indexed)
         except BrokenProcessPool:

@@ -116,3 +116,23 @@ def test_a_dead_helper_fails_its_request_as_retryable_and_is_replaced(body):
         assert again.documents
 
     asyncio.run(run())
+
+
+def test_without_process_support_the_translator_uses_threads(body, monkeypatch):
+    """Where processes cannot be started (no /dev/shm semaphores), requests still translate."""
+    from fluoroscope.receivers import otlp_translation
+
+    def unavailable(*args, **kwargs):
+        raise OSError("This platform lacks a functioning sem_open implementation")
+
+    monkeypatch.setattr(otlp_translation, "ProcessPoolExecutor", unavailable)
+
+    async def run() -> None:
+        with ThreadPoolExecutor(1) as threads:
+            translator = Translator(1, threads)
+            first = await translator.translate(body, PROTOBUF, frozenset())
+            second = await translator.translate(body, PROTOBUF, frozenset())
+            translator.shutdown()
+        assert first == second == translate(body, PROTOBUF, frozenset())
+
+    asyncio.run(run())
