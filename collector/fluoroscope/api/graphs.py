@@ -8,11 +8,11 @@ from typing import Any
 from fluoroscope.api import protocol
 from fluoroscope.api.groups import parse_filter
 from fluoroscope.errors import ApiError, DocumentError
-from fluoroscope.filters.ast import Edge, NodeRef, Service
+from fluoroscope.filters import refers_to
+from fluoroscope.filters.ast import Edge, Service
 from fluoroscope.graph import service_graph
 from fluoroscope.model.facts import facts_of
 from fluoroscope.model.ids import normalize_trace_id
-from fluoroscope.model.services import ServiceId
 from fluoroscope.model.statistics import Contribution, add_into, contribution
 from fluoroscope.model.trace import TraceTree
 from fluoroscope.store.graph_reader import GraphReader, GraphRow
@@ -161,7 +161,7 @@ def compile_selector(expression: str) -> tuple[Selector, bool]:
         ref = node.node
 
         def services(rows: list[GraphRow]) -> list[GraphRow]:
-            nodes = [row for row in rows if row.kind == "n" and _is(row.source, ref)]
+            nodes = [row for row in rows if row.kind == "n" and refers_to(row.source, ref)]
             # Inferred nodes keep no rows of their own: the calls into them stand for them.
             into = [
                 row
@@ -170,7 +170,7 @@ def compile_selector(expression: str) -> tuple[Selector, bool]:
                 and row.target is not None
                 and row.target.inferred
                 and row.target.type != "client"
-                and _is(row.target, ref)
+                and refers_to(row.target, ref)
             ]
             return nodes + into
 
@@ -183,20 +183,10 @@ def compile_selector(expression: str) -> tuple[Selector, bool]:
                 row
                 for row in rows
                 if row.kind == "e"
-                and _is(row.source, source)
+                and refers_to(row.source, source)
                 and row.target is not None
-                and _is(row.target, target)
+                and refers_to(row.target, target)
             ]
 
         return edges, False
     raise ApiError("EntitySelectorExpression must be a service(...) or edge(...) without a block")
-
-
-def _is(service: ServiceId, ref: NodeRef | None) -> bool:
-    if ref is None:
-        return True
-    return (
-        (ref.name is None or ref.name == service.name)
-        and (ref.type is None or ref.type == service.type)
-        and (ref.account_id is None or ref.account_id == service.account_id)
-    )

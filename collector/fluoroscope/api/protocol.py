@@ -9,7 +9,6 @@ enforced here. Errors carry ``x-amzn-ErrorType`` and ``__type`` (botocore reads 
 import json
 import math
 import uuid
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -17,6 +16,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
 from fluoroscope.errors import ApiError
+from fluoroscope.model.times import epoch_seconds
 
 
 def json_response(body: object | bytes, status: int = 200) -> web.Response:
@@ -68,18 +68,10 @@ def timestamp(body: dict[str, Any], name: str, *, required: bool = True) -> floa
         if required:
             raise ApiError(f"{name} is required")
         return None
-    if isinstance(value, bool):
-        raise ApiError(f"{name} must be a timestamp")
-    if isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise ApiError(f"{name} must be a finite timestamp")
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            pass
-    raise ApiError(f"{name} must be epoch seconds or an ISO 8601 time")
+    try:
+        return epoch_seconds(value)
+    except ValueError as exc:
+        raise ApiError(f"{name} {exc}") from None
 
 
 def required_timestamp(body: dict[str, Any], name: str) -> float:

@@ -6,7 +6,6 @@ and none is needed: stock SDK samplers send unsigned requests.
 """
 
 import logging
-import socket
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -20,6 +19,7 @@ from fluoroscope.api.sampling import SamplingOperations
 from fluoroscope.api.traces import IngestDocuments, TraceOperations
 from fluoroscope.config import Address
 from fluoroscope.errors import ApiError
+from fluoroscope.http_listener import serve_http
 from fluoroscope.store.reader import TraceReader
 from fluoroscope.telemetry import CONTENT_TYPE_LATEST, Registry
 
@@ -94,20 +94,8 @@ class ApiServer:
 
     async def start(self) -> Address:
         """Listen; return the bound address (port 0 picks a free one)."""
-        family = socket.AF_INET6 if ":" in self._address.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self._address.host, self._address.port))
-        except OSError:
-            sock.close()
-            raise
-        runner = web.AppRunner(self.application(), access_log=None, handle_signals=False)
-        await runner.setup()
-        await web.SockSite(runner, sock).start()
+        runner, self.bound = await serve_http(self.application(), self._address)
         self._runner = runner
-        host, port = sock.getsockname()[:2]
-        self.bound = Address(host, port)
         return self.bound
 
     async def stop(self) -> None:

@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from fluoroscope.assembly.decisions import KEEP_ALL, STORED, Verdict
 from fluoroscope.assembly.gate import SamplingGate
 from fluoroscope.errors import DocumentError
-from fluoroscope.model.facts import Call, Status, TraceFacts, Visit
+from fluoroscope.model.facts import TraceFacts
 from fluoroscope.model.segment import Document
-from fluoroscope.model.services import ServiceId
 from fluoroscope.model.statistics import Contribution, add_into, contribution, difference
 from fluoroscope.model.summary import TraceSummary, summarize
 from fluoroscope.model.trace import Completeness, TraceTree, supersedes
 from fluoroscope.store.store import TraceSink
-from fluoroscope.store.types import TraceWrite
+from fluoroscope.store.types import TraceWrite, service_rows
 from fluoroscope.telemetry import Registry
 from fluoroscope.translate.xray_json import parse_document
 
@@ -238,7 +237,9 @@ class Assembler:
                     continue
                 facts = summary.facts
                 counted = contribution(
-                    facts, self._groups_of(summary, facts), _weight(trace.verdict)
+                    facts,
+                    self._groups_of(summary, facts),
+                    trace.verdict.weight if trace.verdict else 1.0,
                 )
             except Exception:  # a bug must cost one trace, never the pipeline
                 log.exception("cannot summarise trace %s; dropping its changes", trace.trace_id)
@@ -256,7 +257,7 @@ class Assembler:
                     [(d.id, d.raw) for d in trace.pending.values() if d.raw is not None],
                     trace.rowid,
                     annotations_changed=summary.annotations != trace.annotations,
-                    services=_services(facts),
+                    services=service_rows(facts),
                     sampled_by=trace.verdict.rule if trace.verdict else "",
                     probability=trace.verdict.probability if trace.verdict else 1.0,
                 )
@@ -369,7 +370,7 @@ class Assembler:
                 trace.counted = contribution(
                     stored_summary.facts,
                     self._groups_of(stored_summary, stored_summary.facts),
-                    _weight(trace.verdict),
+                    trace.verdict.weight if trace.verdict else 1.0,
                 )
             for document in trace.documents.values():
                 old = merged.get(document.id)
@@ -434,44 +435,3 @@ class Assembler:
     def _forget(self, trace: _Trace) -> None:
         if self._traces.pop(trace.trace_id, None) is not None:
             self.bytes -= trace.size
-
-
-def _services(facts: TraceFacts) -> list[tuple[str, str, str, int, float]]:
-    """One row per service the trace visited or called into, with its status classes."""
-    rows: dict[ServiceId, list[float]] = {}
-    for visit in facts.visits:
-        row = rows.setdefault(visit.service, [0, 0.0])
-        row[0] = int(row[0]) | _flags(visit) | (_ROOT if visit.root else 0)
-        row[1] = max(row[1], visit.response_time)
-    for call in facts.calls:
-        if call.target.inferred and call.target.type != "client":
-            row = rows.setdefault(call.target, [_INFERRED, 0.0])
-            row[0] = int(row[0]) | _flags(call)
-            row[1] = max(row[1], call.response_time)
-    return [
-        (s.name, s.type or "", s.account_id or "", int(flags), longest)
-        for s, (flags, longest) in rows.items()
-    ]
-
-
-def _flags(entity: Visit | Call) -> int:
-    """Status bits as service() blocks test them: the class, plus raw error/throttle flags."""
-    bits = _STATUS_FLAG[entity.status]
-    if entity.error:
-        bits |= 2
-    if entity.throttle:
-        bits |= 4
-    return bits
-
-
-# trace_services.flags bits (see the schema).
-_STATUS_FLAG = {Status.FAULT: 1, Status.ERROR: 2, Status.THROTTLE: 4, Status.OK: 8}
-_ROOT = 16
-_INFERRED = 32
-
-
-def _weight(verdict: Verdict | None) -> float:
-    """How many arriving traces a kept trace stands for in the graph statistics."""
-    if verdict is None or verdict.probability <= 0.0:
-        return 1.0
-    return 1.0 / verdict.probability

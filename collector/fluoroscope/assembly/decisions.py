@@ -27,6 +27,11 @@ class Verdict(NamedTuple):
     probability: float
     stage: str
 
+    @property
+    def weight(self) -> float:
+        """How many arriving traces a kept trace stands for in the graph statistics."""
+        return 1.0 / self.probability if self.probability > 0.0 else 1.0
+
 
 # The verdict of traces nothing samples (no head nor tail sampling configured).
 KEEP_ALL = Verdict(True, "", 1.0, "")

@@ -126,8 +126,8 @@ class _Evaluator:
             return self._service(node)
         if isinstance(node, Edge):
             return any(
-                _is(call.source, node.source)
-                and _is(call.target, node.target)
+                refers_to(call.source, node.source)
+                and refers_to(call.target, node.target)
                 and (node.block is None or self.test(node.block, _call_scope(call), depth))
                 for call in self.summary.facts.calls
             )
@@ -153,7 +153,7 @@ class _Evaluator:
 
     def _service(self, node: Service) -> bool:
         for visit in self.summary.facts.visits:
-            if _is(visit.service, node.node) and (
+            if refers_to(visit.service, node.node) and (
                 node.block is None or self.test(node.block, _visit_scope(visit), 0)
             ):
                 return True
@@ -162,7 +162,7 @@ class _Evaluator:
             if (
                 target.inferred
                 and target.type != CLIENT_TYPE
-                and _is(target, node.node)
+                and refers_to(target, node.node)
                 and (node.block is None or self.test(node.block, _call_scope(call), 0))
             ):
                 return True
@@ -332,7 +332,8 @@ def _listed(values: dict[str, Any], index: int, count: int) -> _Scope:
     return values.get
 
 
-def _is(service: ServiceId, ref: NodeRef | None) -> bool:
+def refers_to(service: ServiceId, ref: NodeRef | None) -> bool:
+    """Whether ``ref`` (an ``id(...)``, or None for any) names ``service``."""
     if ref is None:
         return True
     return (

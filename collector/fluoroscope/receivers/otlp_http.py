@@ -7,7 +7,6 @@ and 503 with ``Retry-After`` when the pipeline is full, which senders retry.
 """
 
 import hmac
-import socket
 
 import orjson
 from aiohttp import ClientPayloadError, web
@@ -20,6 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from fluoroscope.config import Address
+from fluoroscope.http_listener import serve_http
 from fluoroscope.receivers.otlp import Busy, OtlpIngest
 from fluoroscope.receivers.otlp_translation import JSON, PROTOBUF, MalformedRequest
 
@@ -47,23 +47,11 @@ class OtlpHttpReceiver:
 
     async def start(self) -> Address:
         """Listen; return the bound address."""
-        family = socket.AF_INET6 if ":" in self._address.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self._address.host, self._address.port))
-        except OSError:
-            sock.close()
-            raise
         # The body is read in export() with its own limit (compressed bodies expand).
         app = web.Application(client_max_size=self._max_bytes)
         app.router.add_post("/v1/traces", self._traces)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await runner.setup()
-        await web.SockSite(runner, sock).start()
-        self._runner = runner
-        host, port = sock.getsockname()[:2]
-        return Address(host, port)
+        self._runner, bound = await serve_http(app, self._address)
+        return bound
 
     async def stop(self) -> None:
         """Stop taking requests."""

@@ -24,15 +24,14 @@ Reports are counted into 10-second windows by the time they arrive, not by their
 so a client's clock skew cannot move or widen history.
 """
 
-import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from fluoroscope.errors import ApiError
+from fluoroscope.model.times import epoch_seconds
 from fluoroscope.sampling.rules import INVALID_REQUEST, MAX_INT32, MAX_RULE_NAME, SamplingRule
 from fluoroscope.sampling.statistics import StatisticSummary, StatisticWindows
 
@@ -302,11 +301,7 @@ def _count(data: Mapping[str, Any], key: str, *, required: bool) -> int:
 
 
 def _timestamp(value: object) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            pass
-    raise ValueError("Timestamp: must be epoch seconds or an ISO 8601 time")
+    try:
+        return epoch_seconds(value)
+    except ValueError as exc:
+        raise ValueError(f"Timestamp: {exc}") from None

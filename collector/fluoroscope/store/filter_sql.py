@@ -23,6 +23,7 @@ from fluoroscope.filters.ast import (
     Service,
 )
 from fluoroscope.model.summary import typed_value
+from fluoroscope.store.types import SERVICE_FLAGS
 
 # Trace-level keywords stored as columns of ``traces``.
 _COLUMNS = {
@@ -42,8 +43,8 @@ _FLAGS = {
     "inferred": "inferred",
 }
 _OK = "NOT (has_fault OR has_error OR has_throttle)"
-# trace_services.flags bits a bare keyword in a service() block tests.
-_SERVICE_BITS = {"fault": 1, "error": 2, "throttle": 4, "ok": 8, "root": 16}
+# The trace_services.flags bits a bare keyword in a service() block tests.
+_BLOCK_BITS = {key: SERVICE_FLAGS[key] for key in ("fault", "error", "throttle", "ok", "root")}
 _COMPARISONS = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 MAX_GROUP_DEPTH = 8
 
@@ -192,7 +193,7 @@ def _service(node: Service) -> Condition:
                 params.append(value)
     exact = node.block is None
     if isinstance(node.block, Present) and isinstance(node.block.subject, Field):
-        bit = _SERVICE_BITS.get(node.block.subject.name)
+        bit = _BLOCK_BITS.get(node.block.subject.name)
         if bit is not None:
             conditions.append(f"flags & {bit}")
             exact = True

@@ -3,7 +3,19 @@
 import enum
 from dataclasses import dataclass, field
 
+from fluoroscope.model.facts import CLIENT_TYPE, Call, Status, TraceFacts, Visit
+from fluoroscope.model.services import ServiceId
 from fluoroscope.model.summary import TraceSummary
+
+# trace_services.flags bits (see the schema): the status classes, whether the service was the
+# trace's root, and whether it is an inferred node.
+SERVICE_FLAGS = {"fault": 1, "error": 2, "throttle": 4, "ok": 8, "root": 16, "inferred": 32}
+_STATUS_FLAG = {
+    Status.FAULT: SERVICE_FLAGS["fault"],
+    Status.ERROR: SERVICE_FLAGS["error"],
+    Status.THROTTLE: SERVICE_FLAGS["throttle"],
+    Status.OK: SERVICE_FLAGS["ok"],
+}
 
 
 @dataclass(slots=True)
@@ -23,6 +35,35 @@ class TraceWrite:
     # it had of being kept: a kept trace stands for 1/probability like it.
     sampled_by: str = ""
     probability: float = 1.0
+
+
+def service_rows(facts: TraceFacts) -> list[tuple[str, str, str, int, float]]:
+    """``TraceWrite.services``: a row per service visited or called into, with its flags."""
+    rows: dict[ServiceId, list[float]] = {}
+    for visit in facts.visits:
+        row = rows.setdefault(visit.service, [0, 0.0])
+        root = SERVICE_FLAGS["root"] if visit.root else 0
+        row[0] = int(row[0]) | _flags(visit) | root
+        row[1] = max(row[1], visit.response_time)
+    for call in facts.calls:
+        if call.target.inferred and call.target.type != CLIENT_TYPE:
+            row = rows.setdefault(call.target, [SERVICE_FLAGS["inferred"], 0.0])
+            row[0] = int(row[0]) | _flags(call)
+            row[1] = max(row[1], call.response_time)
+    return [
+        (s.name, s.type or "", s.account_id or "", int(flags), longest)
+        for s, (flags, longest) in rows.items()
+    ]
+
+
+def _flags(entity: Visit | Call) -> int:
+    """Status bits as service() blocks test them: the class, plus raw error/throttle flags."""
+    bits = _STATUS_FLAG[entity.status]
+    if entity.error:
+        bits |= SERVICE_FLAGS["error"]
+    if entity.throttle:
+        bits |= SERVICE_FLAGS["throttle"]
+    return bits
 
 
 @dataclass(slots=True)

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -191,3 +191,14 @@ def settle(api: Api, before: Metrics, expected: int) -> tuple[float, bool]:
             return written, True
         time.sleep(SETTLE_POLL_S)
     return last, False
+
+
+def timed(repeat: int, call: Callable[[], dict[str, Any]]) -> tuple[list[float], dict[str, Any]]:
+    """Call once untimed (warming caches), then ``repeat`` times timed; the last reply."""
+    reply = call()
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        reply = call()
+        samples.append(time.perf_counter() - started)
+    return samples, reply

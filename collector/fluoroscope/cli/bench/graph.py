@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from fluoroscope.assembly.assembler import Assembler, AssemblyLimits
-from fluoroscope.cli.bench.client import Api, start_collector
+from fluoroscope.cli.bench.client import Api, start_collector, timed
 from fluoroscope.cli.bench.report import Report, machine, milliseconds
 from fluoroscope.store.sqlite import DATABASE_FILE
 from fluoroscope.store.store import Store
@@ -132,11 +132,11 @@ def _time(address: tuple[str, int], repeat: int, services: int) -> list[tuple[st
         ("  responsetime > 0.3", "responsetime > 0.3"),
     ):
         body = dict(hour, **({"FilterExpression": expression} if expression else {}))
-        samples, reply = _timed(repeat, _caller(api, "/TraceSummaries", body))
+        samples, reply = timed(repeat, _caller(api, "/TraceSummaries", body))
         found = len(reply["TraceSummaries"])
         rows.append((label, f"{milliseconds(samples, digits=1)} ({found} summaries)"))
     window = {"StartTime": now - SPAN_S, "EndTime": now}
-    samples, reply = _timed(max(5, repeat // 3), _caller(api, "/ServiceGraph", window))
+    samples, reply = timed(max(5, repeat // 3), _caller(api, "/ServiceGraph", window))
     nodes = len(reply["Services"])
     edges = sum(len(node["Edges"]) for node in reply["Services"])
     shape = f"({nodes} nodes, {edges} edges)"
@@ -147,13 +147,3 @@ def _time(address: tuple[str, int], repeat: int, services: int) -> list[tuple[st
 
 def _caller(api: Api, path: str, body: dict[str, Any]) -> Callable[[], dict[str, Any]]:
     return lambda: api.call(path, body)
-
-
-def _timed(repeat: int, call: Callable[[], dict[str, Any]]) -> tuple[list[float], dict[str, Any]]:
-    reply = call()
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        reply = call()
-        samples.append(time.perf_counter() - started)
-    return samples, reply

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fluoroscope.assembly.assembler import Assembler, AssemblyLimits
-from fluoroscope.cli.bench.client import Api, start_collector
+from fluoroscope.cli.bench.client import Api, start_collector, timed
 from fluoroscope.cli.bench.report import Report, machine, milliseconds
 from fluoroscope.cli.bench.segments import DEFAULT_SIZE, HEADER, MAX_SEGMENTS, TraceGenerator
 from fluoroscope.store.sqlite import DATABASE_FILE
@@ -221,7 +221,7 @@ def _time_queries(address: tuple[str, int], store: _Survey, repeat: int) -> _Tim
     window = {"StartTime": start, "EndTime": end}
     problem = None
     try:
-        summaries, reply = _timed(repeat, lambda: api.call("/TraceSummaries", window))
+        summaries, reply = timed(repeat, lambda: api.call("/TraceSummaries", window))
         page = len(reply["TraceSummaries"])
         if store.in_window and not page:
             problem = "GetTraceSummaries found nothing in a window that holds traces"
@@ -234,21 +234,10 @@ def _time_queries(address: tuple[str, int], store: _Survey, repeat: int) -> _Tim
                 problem = "BatchGetTraces did not return every stored trace asked for"
             return reply
 
-        batches, _ = _timed(repeat, batch) if store.sample else ([], {})
+        batches, _ = timed(repeat, batch) if store.sample else ([], {})
     finally:
         api.close()
     return _Timings(summaries, page, batches, problem)
-
-
-def _timed(repeat: int, call: Callable[[], dict[str, Any]]) -> tuple[list[float], dict[str, Any]]:
-    """Call once untimed (warming caches), then ``repeat`` times timed; the last reply."""
-    reply = call()
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        reply = call()
-        samples.append(time.perf_counter() - started)
-    return samples, reply
 
 
 def _command(args: argparse.Namespace) -> str:
