@@ -127,39 +127,44 @@ def facts_of(tree: TraceTree) -> TraceFacts:
 
 
 def _visit(segment: Segment, service: ServiceId, root: bool) -> Visit:
-    request = segment.http.request if segment.http is not None else None
+    http = segment.http
+    request = http.request if http is not None else None
+    response = http.response if http is not None else None
+    # Positional: keyword construction of a named tuple costs twice as much.
     return Visit(
-        service=service,
-        root=root,
-        status=status_of(segment),
-        fault=segment.fault,
-        error=segment.error,
-        throttle=segment.throttle,
-        in_progress=segment.in_progress,
-        start=segment.start_time,
-        end=segment.end,
-        http_status=segment.status,
-        http_url=request.url if request is not None else None,
-        http_method=request.method if request is not None else None,
-        http_user_agent=request.user_agent if request is not None else None,
-        http_client_ip=request.client_ip if request is not None else None,
-        user=segment.user,
+        service,
+        root,
+        status_of(segment),
+        segment.fault,
+        segment.error,
+        segment.throttle,
+        segment.in_progress,
+        segment.start_time,
+        segment.end_time if segment.end_time is not None else segment.start_time,
+        response.status if response is not None else None,
+        request.url if request is not None else None,
+        request.method if request is not None else None,
+        request.user_agent if request is not None else None,
+        request.client_ip if request is not None else None,
+        segment.user,
     )
 
 
 def _call(entity: Segment, source: ServiceId, target: ServiceId) -> Call:
-    request = entity.http.request if entity.http is not None else None
+    http = entity.http
+    request = http.request if http is not None else None
+    response = http.response if http is not None else None
     return Call(
-        source=source,
-        target=target,
-        status=status_of(entity),
-        fault=entity.fault,
-        error=entity.error,
-        throttle=entity.throttle,
-        in_progress=entity.in_progress,
-        start=entity.start_time,
-        end=entity.end,
-        http_status=entity.status,
-        http_url=request.url if request is not None else None,
-        http_method=request.method if request is not None else None,
+        source,
+        target,
+        status_of(entity),
+        entity.fault,
+        entity.error,
+        entity.throttle,
+        entity.in_progress,
+        entity.start_time,
+        entity.end_time if entity.end_time is not None else entity.start_time,
+        response.status if response is not None else None,
+        request.url if request is not None else None,
+        request.method if request is not None else None,
     )

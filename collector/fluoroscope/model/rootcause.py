@@ -17,7 +17,13 @@ Computed when a trace changes, as part of its summary.
 from typing import Any
 
 from fluoroscope.model.segment import Cause, Segment
-from fluoroscope.model.services import ServiceId, inferred_service, is_downstream_call, service_of
+from fluoroscope.model.services import (
+    DOWNSTREAM_NAMESPACES,
+    ServiceId,
+    inferred_service,
+    is_downstream_call,
+    service_of,
+)
 from fluoroscope.model.trace import TraceTree
 
 # Bounds on what one trace can report, whatever its size.
@@ -30,10 +36,15 @@ ApiObject = dict[str, Any]
 def root_causes(tree: TraceTree) -> tuple[list[ApiObject], list[ApiObject], list[ApiObject]]:
     """The FaultRootCauses, ErrorRootCauses and ResponseTimeRootCauses of a trace."""
     children = _children(tree)
-    entities = tree.entities.values()
     # Most traces have neither: one cheap pass saves the search for the deepest ones.
-    faulty = any(_faulted(e) for e in entities)
-    erroneous = any(_errored(e) for e in entities)
+    faulty = erroneous = False
+    for entity in tree.entities.values():
+        http = entity.http
+        status = http.response.status if http is not None and http.response is not None else None
+        if entity.fault or (status is not None and status >= 500):
+            faulty = True
+        if entity.error or entity.throttle or (status is not None and 400 <= status < 500):
+            erroneous = True
     exceptions = _exceptions_by_id(tree) if faulty or erroneous else {}
     faults = _flagged(tree, children, exceptions, _faulted) if faulty else []
     errors = _flagged(tree, children, exceptions, _errored) if erroneous else []
@@ -127,7 +138,7 @@ def _entity(entity: Segment, exceptions: dict[str, ApiObject]) -> ApiObject:
 
 def _chain(tree: TraceTree, entity: Segment, describe: Any) -> list[ApiObject]:
     """Services from the entry segment down to ``entity``, each with its entity path."""
-    chain: list[ApiObject] = []
+    chain: list[ApiObject] = []  # bottom first, reversed at the end
     if is_downstream_call(entity) and entity.id not in tree.callees:
         inferred = inferred_service(entity)
         chain.append(_service(inferred, [{"Name": inferred.name, "Remote": True}]))
@@ -138,10 +149,13 @@ def _chain(tree: TraceTree, entity: Segment, describe: Any) -> list[ApiObject]:
         owner_id = tree.owner.get(current.id)
         if owner_id is None:
             return []  # a subsegment whose segment never arrived: no service to blame
-        path = _path(tree, owner_id, current.id)
-        chain.insert(0, _service(service_of(tree.entities[owner_id]), [describe(e) for e in path]))
-        caller = tree.entities[owner_id].parent_id
+        owner = tree.entities[owner_id]
+        chain.append(
+            _service(service_of(owner), [describe(e) for e in _path(tree, owner_id, current.id)])
+        )
+        caller = owner.parent_id
         current = tree.entities.get(caller) if caller is not None else None
+    chain.reverse()  # built from the bottom up
     return chain
 
 
@@ -173,19 +187,32 @@ def _slowest(tree: TraceTree, children: dict[str, list[str]]) -> list[ApiObject]
     total = root.end - root.start_time
     if total <= 0:
         return []
+    entities = tree.entities
     current = root
     for _ in range(MAX_DEPTH):
-        below = [tree.entities[c] for c in children.get(current.id, ())]
+        below = children.get(current.id)
         if not below:
             break
-        current = max(below, key=lambda e: e.end - e.start_time)
+        # The first of the longest children, as max() would pick it.
+        current = entities[below[0]]
+        longest = current.end - current.start_time
+        for child_id in below[1:]:
+            child = entities[child_id]
+            took = child.end - child.start_time
+            if took > longest:
+                longest = took
+                current = child
 
     def describe(entity: Segment) -> ApiObject:
         coverage = (entity.end - entity.start_time) / total
+        if coverage > 1.0:
+            coverage = 1.0
+        elif coverage < 0.0:
+            coverage = 0.0
         return {
             "Name": entity.name,
-            "Coverage": round(min(1.0, max(0.0, coverage)), 6),
-            "Remote": is_downstream_call(entity),
+            "Coverage": round(coverage, 6),
+            "Remote": entity.namespace in DOWNSTREAM_NAMESPACES,
         }
 
     services = _chain(tree, current, describe)
