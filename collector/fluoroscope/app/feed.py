@@ -89,7 +89,8 @@ class Feed:
         beyond the feed is at most one such slice.
         """
         with self._lock:
-            if not self._batches and timeout > 0:
+            # Closed: shutting down, so nothing more is coming to wait for.
+            if not self._batches and timeout > 0 and not self._closed:
                 self._waiting = True
                 self._ready.wait(timeout)
                 self._waiting = False

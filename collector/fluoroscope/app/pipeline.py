@@ -2,6 +2,12 @@
 
 One thread owns the assembler, so traces need no locks; the store's writer thread commits
 each batch while this thread already works on the next one.
+
+Every flush interval, every changed trace is written. In between, every
+:data:`READY_FLUSH_INTERVAL_S`, the traces whose entry segment has arrived closed are written
+on their own. How long a flush and its transaction take grows with what accumulated since the
+last one, so small, frequent writes of finished traces keep the time to queryable short under
+load, while traces that are still filling in are not rewritten more often.
 """
 
 import logging
@@ -21,6 +27,8 @@ log = logging.getLogger(__name__)
 FLUSH_AT_PENDING_BYTES = 8 << 20
 # After the store refused a batch, wait this long before trying again.
 STORE_RETRY_S = 1.0
+# How often traces whose entry segment arrived closed are written, between full flushes.
+READY_FLUSH_INTERVAL_S = 0.05
 
 
 class Pipeline:
@@ -39,6 +47,7 @@ class Pipeline:
         self._feed = feed
         self._assembler = assembler
         self._flush_interval = flush_interval_s
+        self._ready_interval = min(flush_interval_s, READY_FLUSH_INTERVAL_S)
         # Receives each committed batch's documents (from the writer thread).
         self._export = export
         self._now = now
@@ -79,25 +88,33 @@ class Pipeline:
                 log.error("the pipeline did not drain within %.1f s", timeout)
 
     def _run(self) -> None:
+        assembler = self._assembler
         next_flush = self._now() + self._flush_interval
+        next_ready = self._now() + self._ready_interval
         while True:
             stopping = self._stop.is_set()
-            wait = 0.0 if stopping else max(0.0, next_flush - self._now())
+            due = min(next_flush, next_ready) if assembler.ready else next_flush
+            wait = 0.0 if stopping else max(0.0, due - self._now())
             for batch in self._feed.take(wait):
                 try:
                     self._process(batch)
                 except Exception:  # a bug must cost one batch, never the pipeline
                     log.exception("dropping a batch of %s documents", batch.source)
                     self._internal_errors.inc()
-                if (
-                    self._now() >= next_flush
-                    or self._assembler.pending_bytes >= FLUSH_AT_PENDING_BYTES
-                ):
+                now = self._now()
+                if now >= next_flush or assembler.pending_bytes >= FLUSH_AT_PENDING_BYTES:
                     next_flush = self._flush()
-            if self._acks or self._now() >= next_flush or stopping:
+                    next_ready = self._now() + self._ready_interval
+                elif now >= next_ready and assembler.ready:
+                    next_ready = self._flush(ready_only=True)
+            now = self._now()
+            if self._acks or now >= next_flush or stopping:
                 # At shutdown, traces waiting for a sampling decision are decided now.
                 next_flush = self._flush(final=stopping and self._feed.depth == 0)
-            if stopping and self._feed.depth == 0 and self._assembler.dirty == 0:
+                next_ready = self._now() + self._ready_interval
+            elif now >= next_ready and assembler.ready:
+                next_ready = self._flush(ready_only=True)
+            if stopping and self._feed.depth == 0 and assembler.dirty == 0:
                 # depth counts whole batches, so 0 means nothing is left to take
                 return
 
@@ -126,9 +143,16 @@ class Pipeline:
         if batch.ack is not None:
             self._acks.append((batch.ack, refusals))
 
-    def _flush(self, *, final: bool = False) -> float:
-        """Hand what changed to the writer, then forget what is done; return the next flush."""
-        acks, self._acks = self._acks, []
+    def _flush(self, *, final: bool = False, ready_only: bool = False) -> float:
+        """Hand what changed (or what is ready) to the writer, then forget what is done.
+
+        Returns when the next flush of the same kind is due. Acknowledgements wait for a full
+        flush, which covers every document they are about.
+        """
+        interval = self._ready_interval if ready_only else self._flush_interval
+        acks: list[tuple[Ack, list[tuple[str, str, str]]]] = []
+        if not ready_only:
+            acks, self._acks = self._acks, []
         documents: list[bytes] | None = [] if self._export is not None else None
         export = self._export
 
@@ -140,7 +164,10 @@ class Pipeline:
 
         try:
             written = self._assembler.flush(
-                answer if acks or export is not None else None, documents, final=final
+                answer if acks or export is not None else None,
+                documents,
+                final=final,
+                ready_only=ready_only,
             )
         except StoreError as exc:
             self._acks = acks + self._acks
@@ -150,4 +177,4 @@ class Pipeline:
         if not written and acks:
             answer()  # nothing changed (e.g. only stale copies): already as durable as it gets
         self._assembler.evict()
-        return self._now() + self._flush_interval
+        return self._now() + interval

@@ -2,7 +2,10 @@
 
 Documents are added one at a time (from the pipeline's writer thread only); :meth:`flush`
 writes every trace that changed since the last flush as one store batch, and :meth:`evict`
-forgets traces that no longer need to be in memory. The store is the source of truth: a trace
+forgets traces that no longer need to be in memory. ``flush(ready_only=True)`` writes only the
+traces whose entry segment has arrived closed: services report deepest first, so such a trace
+is most likely whole, and writing it at once makes it queryable sooner without rewriting
+traces that are still filling in. The store is the source of truth: a trace
 that is not in memory (never seen, evicted, or from before a restart) is merged with what the
 store already holds before it is written, so late documents continue a trace correctly.
 """
@@ -141,6 +144,8 @@ class Assembler:
         # Ordered by last update, oldest first: eviction takes from the front.
         self._traces: dict[str, _Trace] = {}
         self._changed: dict[str, _Trace] = {}
+        # Changed traces whose entry segment arrived closed (a subset of _changed's keys).
+        self._ready: set[str] = set()
         # Undecided traces with no change since the last flush.
         self._waiting: dict[str, _Trace] = {}
         self.bytes = 0
@@ -190,9 +195,17 @@ class Assembler:
         if trace.size > self._limits.max_trace_bytes:
             trace.over_limit = True
         self._changed[trace.trace_id] = trace
+        segment = document.segment
+        if segment.parent_id is None and segment.end_time is not None:
+            self._ready.add(trace.trace_id)  # an entry segment, closed
         if self._waiting:
             self._waiting.pop(trace.trace_id, None)
         return None
+
+    @property
+    def ready(self) -> int:
+        """How many changed traces have their entry segment, closed (see ``ready_only``)."""
+        return len(self._ready)
 
     @property
     def dirty(self) -> int:
@@ -205,6 +218,7 @@ class Assembler:
         written: list[bytes] | None = None,
         *,
         final: bool = False,
+        ready_only: bool = False,
     ) -> int:
         """Write every changed trace that is kept in one batch; return how many were written.
 
@@ -212,20 +226,25 @@ class Assembler:
         documents of the batch (for exporters). Raises StoreError if the sink refuses the
         batch; the changes stay pending and the next flush retries them. Traces that wait for
         a sampling decision are decided when their wait is over, under memory pressure, or
-        (``final``, at shutdown) at once.
+        (``final``, at shutdown) at once. ``ready_only`` writes only the changed traces whose
+        entry segment has arrived closed, and leaves the rest for a later flush.
         """
         hurry = final or self._over_limits()
-        if self._waiting:
+        if self._waiting and not ready_only:
             self._recall_waiting(hurry)
-        if not self._changed:
+        if ready_only:
+            chosen = [self._changed[trace_id] for trace_id in self._ready]
+        else:
+            chosen = list(self._changed.values())
+        if not chosen:
             return 0
-        self._merge_stored([t for t in self._changed.values() if not t.loaded])
+        self._merge_stored([t for t in chosen if not t.loaded])
         now = self._now()
         traces = []
         writes = []
         summaries: list[TraceSummary] = []
         graph: Contribution = {}
-        for trace in list(self._changed.values()):
+        for trace in chosen:
             try:
                 if trace.verdict is None and not self._head_keeps(trace, now, hurry):
                     continue
@@ -244,7 +263,8 @@ class Assembler:
             except Exception:  # a bug must cost one trace, never the pipeline
                 log.exception("cannot summarise trace %s; dropping its changes", trace.trace_id)
                 self.stats.failed.inc()
-                del self._changed[trace.trace_id]
+                self._unchange(trace)
+                self._discard_pending(trace)
                 self._forget(trace)
                 continue
             traces.append(trace)
@@ -271,12 +291,22 @@ class Assembler:
             trace.completeness = summary.completeness
             trace.annotations = summary.annotations
             for document in trace.pending.values():
+                self.pending_bytes -= document.size
                 document.raw = None  # stored now; the view is all the buffer needs
             self.stats.accepted.inc(len(trace.pending))
             trace.pending.clear()
-        self.pending_bytes = 0
-        self._changed.clear()
+        if ready_only:
+            for trace in chosen:
+                self._unchange(trace)
+        else:
+            self._changed.clear()
+            self._ready.clear()
         return len(writes)
+
+    def _unchange(self, trace: _Trace) -> None:
+        """Take a trace off the changed list (written, waiting, dropped or failed)."""
+        self._changed.pop(trace.trace_id, None)
+        self._ready.discard(trace.trace_id)
 
     def _over_limits(self) -> bool:
         limits = self._limits
@@ -327,18 +357,21 @@ class Assembler:
         return True
 
     def _wait(self, trace: _Trace) -> None:
-        del self._changed[trace.trace_id]
+        self._unchange(trace)
         self._waiting[trace.trace_id] = trace
 
     def _drop(self, trace: _Trace, verdict: Verdict) -> None:
         assert self._gate is not None
-        del self._changed[trace.trace_id]
+        self._unchange(trace)
         self._waiting.pop(trace.trace_id, None)
         self._gate.dropped(trace.trace_id, verdict, len(trace.pending))
+        self._discard_pending(trace)
+        self._forget(trace)
+
+    def _discard_pending(self, trace: _Trace) -> None:
         for document in trace.pending.values():
             self.pending_bytes -= document.size
         trace.pending.clear()
-        self._forget(trace)
 
     def _merge_stored(self, traces: Sequence[_Trace]) -> None:
         """Fold what the store already has for these traces under their newer documents."""
@@ -376,7 +409,9 @@ class Assembler:
                 old = merged.get(document.id)
                 if old is not None:
                     if not supersedes(old.segment, document.segment):
-                        trace.pending.pop(document.id, None)
+                        stale = trace.pending.pop(document.id, None)
+                        if stale is not None:
+                            self.pending_bytes -= stale.size
                         trace.revision -= 1
                         self.stats.stale.inc()
                         continue

@@ -196,6 +196,65 @@ def test_flush_calls_back_once_the_batch_is_durable(harness, root):
     assert harness.assembler.dirty == 0
 
 
+# --- ready-only flushes -----------------------------------------------------------------------
+
+
+def test_a_ready_only_flush_writes_traces_whose_entry_segment_arrived_closed(
+    harness, root, sub, make_document
+):
+    """Only the trace with its closed entry segment is written; the other stays changed."""
+    harness.add(sub, root)
+    harness.add(make_document(trace_id=OTHER_TRACE_ID, type="subsegment", parent_id=ROOT))
+
+    written = harness.assembler.flush(ready_only=True)
+
+    assert written == 1
+    assert set(harness.sink.summaries) == {TRACE_ID}
+    assert harness.assembler.ready == 0
+    assert harness.assembler.dirty == 1
+
+
+def test_the_traces_a_ready_only_flush_leaves_are_written_by_the_next_full_flush(
+    harness, make_document
+):
+    """A trace without its entry segment, or with it still open, waits for a full flush."""
+    harness.add(make_document(id=ROOT, in_progress=True))
+    harness.add(make_document(trace_id=OTHER_TRACE_ID, type="subsegment", parent_id=ROOT))
+
+    assert harness.assembler.ready == 0
+    assert harness.assembler.flush(ready_only=True) == 0
+    assert harness.assembler.flush() == 2
+    assert set(harness.sink.summaries) == {TRACE_ID, OTHER_TRACE_ID}
+    assert harness.assembler.dirty == 0
+
+
+def test_a_ready_trace_changed_again_is_written_again(harness, root, sub):
+    """A document after the entry segment changes the trace again: the next flush writes it."""
+    harness.add(root)
+    harness.assembler.flush(ready_only=True)
+
+    harness.add(sub)
+    harness.assembler.flush(ready_only=True)
+    assert harness.sink.summaries[TRACE_ID].revision == 1
+    harness.assembler.flush()
+
+    assert harness.sink.summaries[TRACE_ID].revision == 2
+    assert harness.counter(*ACCEPTED) == 2
+
+
+def test_pending_bytes_count_exactly_what_is_not_written(harness, root, sub, make_document):
+    """Written documents leave the count; documents of traces left for later stay in it."""
+    other = make_document(trace_id=OTHER_TRACE_ID, type="subsegment", parent_id=ROOT)
+    harness.add(root, sub, other)
+    other_size = len(orjson.dumps(other))
+
+    harness.assembler.flush(ready_only=True)
+    assert harness.assembler.pending_bytes == other_size
+
+    harness.assembler.flush()
+    assert harness.assembler.pending_bytes == 0
+
+
 # --- reloading -------------------------------------------------------------------------------
 
 

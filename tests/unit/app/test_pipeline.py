@@ -1,0 +1,86 @@
+"""The pipeline thread's flush cadence: finished traces early, everything on the interval."""
+
+import time
+
+import orjson
+import pytest
+
+from fluoroscope.app.feed import Feed, RawBatch
+from fluoroscope.app.pipeline import READY_FLUSH_INTERVAL_S, Pipeline
+from fluoroscope.assembly.assembler import Assembler
+from fluoroscope.store import InMemoryTraceSink
+from fluoroscope.telemetry import Registry
+
+TRACE_ID = "1-6b065e19-de34471773fb7a0c55f48339"
+OTHER_TRACE_ID = "1-6b065e19-00000000000000000000beef"
+# Long enough that no full flush happens while a test looks.
+LONG_INTERVAL_S = 60.0
+
+
+@pytest.fixture
+def running():
+    """A pipeline over an in-memory sink whose full flushes are a minute apart."""
+    sink = InMemoryTraceSink()
+    registry = Registry()
+    feed = Feed(max_documents=1_000, max_bytes=1 << 20)
+    pipeline = Pipeline(feed, Assembler(sink, registry), registry, flush_interval_s=LONG_INTERVAL_S)
+    pipeline.start()
+    yield feed, sink, pipeline
+    feed.close()
+    pipeline.stop(timeout=5.0)
+
+
+def _offer(feed: Feed, *documents: dict[str, object]) -> None:
+    raws = [orjson.dumps(document) for document in documents]
+    assert feed.offer(RawBatch("test", raws, sum(map(len, raws))), len(raws))
+
+
+def _wait_for(condition, timeout_s: float = 2.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.005)
+    return condition()
+
+
+def _segment(trace_id: str, **fields: object) -> dict[str, object]:
+    now = time.time()
+    return {
+        "id": "00000000000000a0",
+        "trace_id": trace_id,
+        "name": "svc",
+        "start_time": now - 1.0,
+        "end_time": now,
+        **fields,
+    }
+
+
+def test_a_finished_trace_is_written_long_before_the_flush_interval(running):
+    """Its closed entry segment makes it ready: written within a few ready intervals."""
+    feed, sink, _ = running
+    started = time.monotonic()
+
+    _offer(feed, _segment(TRACE_ID))
+
+    assert _wait_for(lambda: TRACE_ID in sink.summaries)
+    assert time.monotonic() - started < LONG_INTERVAL_S / 10
+    assert READY_FLUSH_INTERVAL_S < LONG_INTERVAL_S
+
+
+def test_an_unfinished_trace_waits_for_the_full_flush(running):
+    """A subsegment without its segment is not ready; stopping flushes everything."""
+    feed, sink, pipeline = running
+    _offer(
+        feed,
+        _segment(
+            OTHER_TRACE_ID, id="00000000000000b0", type="subsegment", parent_id="0" * 15 + "1"
+        ),
+        _segment(TRACE_ID),
+    )
+    assert _wait_for(lambda: TRACE_ID in sink.summaries)
+
+    assert OTHER_TRACE_ID not in sink.summaries
+    feed.close()  # as the collector stops: receivers first, then the pipeline drains
+    pipeline.stop(timeout=5.0)
+    assert OTHER_TRACE_ID in sink.summaries
