@@ -105,7 +105,8 @@ class Pipeline:
                 if now >= next_flush or assembler.pending_bytes >= FLUSH_AT_PENDING_BYTES:
                     next_flush = self._flush()
                     next_ready = self._now() + self._ready_interval
-                elif now >= next_ready and assembler.ready:
+                elif now >= next_ready and assembler.ready and not self._acks:
+                    # (with acknowledgements waiting, a full flush follows this loop anyway)
                     next_ready = self._flush(ready_only=True)
             now = self._now()
             if self._acks or now >= next_flush or stopping:
