@@ -199,7 +199,7 @@ OPTIONS: tuple[Option, ...] = (
            _number(float, 0.001, 36_500), lambda: 30.0, "delete traces older than this"),
     Option("flush_interval_ms", "store.flush_interval_ms", "FLUOROSCOPE_STORE_FLUSH_INTERVAL_MS",
            None, _number(int, 10, 5_000), lambda: 200,
-           "how often assembled traces are written (bounds time to queryable)"),
+           "how often every changed trace is written (finished ones go every 50 ms at most)"),
     Option("udp_receive_buffer_bytes", "udp.receive_buffer_bytes",
            "FLUOROSCOPE_UDP_RECEIVE_BUFFER_BYTES", None, _number(int, 65_536, 1 << 30),
            lambda: 32 << 20, "SO_RCVBUF asked for on the UDP socket"),
