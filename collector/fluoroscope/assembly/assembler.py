@@ -259,6 +259,8 @@ class Assembler:
                     facts,
                     self._groups_of(summary, facts),
                     trace.verdict.weight if trace.verdict else 1.0,
+                    # First counted: its whole contribution goes into the batch as it is made.
+                    into=None if trace.counted else graph,
                 )
             except Exception:  # a bug must cost one trace, never the pipeline
                 log.exception("cannot summarise trace %s; dropping its changes", trace.trace_id)
@@ -269,7 +271,8 @@ class Assembler:
                 continue
             traces.append(trace)
             summaries.append(summary)
-            add_into(graph, difference(counted, trace.counted) if trace.counted else counted)
+            if trace.counted:
+                add_into(graph, difference(counted, trace.counted))
             trace.counted = counted
             writes.append(
                 TraceWrite(
