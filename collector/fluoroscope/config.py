@@ -204,11 +204,13 @@ OPTIONS: tuple[Option, ...] = (
            "FLUOROSCOPE_UDP_RECEIVE_BUFFER_BYTES", None, _number(int, 65_536, 1 << 30),
            lambda: 32 << 20, "SO_RCVBUF asked for on the UDP socket"),
     Option("queue_max_documents", "queue.max_documents", "FLUOROSCOPE_QUEUE_MAX_DOCUMENTS", None,
-           _number(int, 100, 10_000_000), lambda: 200_000,
-           "documents waiting for the pipeline before new ones are dropped"),
+           _number(int, 100, 10_000_000), lambda: 50_000,
+           "documents waiting for the pipeline (UDP then waits in the socket buffer; "
+           "the API and OTLP refuse for retry)"),
     Option("queue_max_bytes", "queue.max_bytes", "FLUOROSCOPE_QUEUE_MAX_BYTES", None,
-           _number(int, 1 << 20, 1 << 34), lambda: 32 << 20,
-           "bytes waiting for the pipeline before new documents are dropped"),
+           _number(int, 1 << 20, 1 << 34), lambda: 8 << 20,
+           "bytes waiting for the pipeline (UDP then waits in the socket buffer; "
+           "the API and OTLP refuse for retry)"),
     Option("assembly_max_traces", "assembly.max_traces", "FLUOROSCOPE_ASSEMBLY_MAX_TRACES", None,
            _number(int, 10, 10_000_000), lambda: 100_000, "traces held in memory at most"),
     Option("assembly_max_bytes", "assembly.max_bytes", "FLUOROSCOPE_ASSEMBLY_MAX_BYTES", None,

@@ -7,6 +7,12 @@ Framing (:func:`frame`) is a pure function that follows the daemon exactly (xray
 The socket is read in its own thread rather than by asyncio's datagram transport, which tops
 out near 50,000 datagrams/s on a 2-core machine; :class:`DatagramReader` takes many datagrams per
 system call without releasing the GIL per datagram, and each batch goes to the pipeline whole.
+
+While the pipeline's feed is full, the reading thread holds its batch and stops reading: the
+datagrams behind it wait in the socket's receive buffer, which absorbs bursts without costing
+the collector memory or CPU, and what overflows it is dropped by the kernel, the cheapest place
+to drop, and counted there (``fluoroscope_udp_kernel_drops``). Reading and framing datagrams only
+to throw them away would take interpreter time from the pipeline just when it has none to spare.
 """
 
 import logging
@@ -28,6 +34,8 @@ log = logging.getLogger(__name__)
 _KNOWN_HEADERS = frozenset({b'{"format":"json","version":1}', b'{"format": "json", "version": 1}'})
 # How often the reading thread looks at its stop flag while the socket is quiet.
 POLL_INTERVAL_S = 0.2
+# How often a batch held back by a full feed is offered again.
+HOLD_RETRY_S = 0.005
 # SO_RCVBUFFORCE: lets a privileged process exceed net.core.rmem_max.
 _SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 
@@ -66,7 +74,8 @@ class UdpReceiver:
     """Reads X-Ray datagrams and offers their documents to ``sink`` in batches.
 
     ``sink(documents, total_bytes)`` returns False when the batch is refused (the pipeline is
-    full); those documents are counted as dropped, never waited for.
+    full); the batch is offered again until it is taken, and nothing more is read meanwhile.
+    A batch still held when the receiver stops is counted as dropped (``queue_full``).
     """
 
     def __init__(
@@ -143,15 +152,15 @@ class UdpReceiver:
                     if truncated:
                         self._received.inc(truncated)
                         self._refused["too_large"].inc(truncated)
-                    if not datagrams:
+                    if not datagrams or not self._deliver(datagrams):
                         break
-                    self._deliver(datagrams)
             except OSError as exc:
                 if self._stopping.is_set():
                     break
                 log.warning("UDP read failed: %s", exc)
 
-    def _deliver(self, datagrams: list[bytes]) -> None:
+    def _deliver(self, datagrams: list[bytes]) -> bool:
+        """Frame a batch and hand it over, waiting while the feed is full; False if stopping."""
         refused = self._refused
         documents: list[bytes] = []
         size = 0
@@ -169,8 +178,11 @@ class UdpReceiver:
             documents.append(result)
         self._received.inc(received)
         self._bytes.inc(size)
-        if documents and not self._sink(documents, size):
-            refused["queue_full"].inc(len(documents))
+        while documents and not self._sink(documents, size):
+            if self._stopping.wait(HOLD_RETRY_S):
+                refused["queue_full"].inc(len(documents))
+                return False
+        return True
 
     def kernel_drops(self) -> float:
         """Datagrams dropped by the kernel for this socket, read from /proc/net/udp{,6}."""
