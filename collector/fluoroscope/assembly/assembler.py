@@ -149,6 +149,8 @@ class Assembler:
         # Undecided traces with no change since the last flush.
         self._waiting: dict[str, _Trace] = {}
         self.bytes = 0
+        # Unwritten documents of changed traces: what the next full flush would write (traces
+        # waiting for a sampling decision are not counted).
         self.pending_bytes = 0
 
     @property
@@ -180,6 +182,8 @@ class Assembler:
             del trace.documents[old.id]
             trace.size -= old.size
             self.bytes -= old.size
+        if self._waiting and self._waiting.pop(trace.trace_id, None) is not None:
+            self.pending_bytes += _pending_size(trace)  # changed again: counted again
         pending = trace.pending.pop(document.id, None)
         if pending is not None:
             # Replaced before it was written: it was accepted all the same.
@@ -198,8 +202,6 @@ class Assembler:
         segment = document.segment
         if segment.parent_id is None and segment.end_time is not None:
             self._ready.add(trace.trace_id)  # an entry segment, closed
-        if self._waiting:
-            self._waiting.pop(trace.trace_id, None)
         return None
 
     @property
@@ -323,6 +325,7 @@ class Assembler:
             if hurry or trace.first_seen <= deadline:
                 del self._waiting[trace_id]
                 self._changed[trace_id] = trace
+                self.pending_bytes += _pending_size(trace)
 
     def _head_keeps(self, trace: _Trace, now: float, hurry: bool) -> bool:
         """Whether an undecided trace may go on to the tail stage or be written."""
@@ -362,6 +365,8 @@ class Assembler:
     def _wait(self, trace: _Trace) -> None:
         self._unchange(trace)
         self._waiting[trace.trace_id] = trace
+        # A flush cannot write it, so its documents do not count towards an early flush.
+        self.pending_bytes -= _pending_size(trace)
 
     def _drop(self, trace: _Trace, verdict: Verdict) -> None:
         assert self._gate is not None
@@ -473,3 +478,7 @@ class Assembler:
     def _forget(self, trace: _Trace) -> None:
         if self._traces.pop(trace.trace_id, None) is not None:
             self.bytes -= trace.size
+
+
+def _pending_size(trace: _Trace) -> int:
+    return sum(document.size for document in trace.pending.values())

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import orjson
 import pytest
 
 from fluoroscope.assembly.decisions import DecisionMemory, Verdict, uniform_draw
@@ -291,6 +292,25 @@ def test_an_unfinished_trace_is_decided_when_its_wait_is_over(gated, make_docume
 
     assert len(stored(harness)) == 1
     assert next(iter(harness.sink.summaries.values())).completeness.name == "IN_PROGRESS"
+
+
+def test_a_waiting_trace_leaves_pending_bytes_until_it_changes_or_is_recalled(
+    gated, make_document, clock
+):
+    """Waiting documents cannot be written, so they never trigger an early flush."""
+    harness = gated(tail=[{"name": "all"}])
+    first = make_document(id=ROOT, in_progress=True)
+    harness.add(first)
+    harness.assembler.flush()
+    assert harness.assembler.pending_bytes == 0
+
+    closed = make_document(id=ROOT)
+    harness.add(closed)  # replaces the waiting copy: only the new one is pending
+    assert harness.assembler.pending_bytes == len(orjson.dumps(closed))
+
+    harness.assembler.flush()
+    assert len(stored(harness)) == 1
+    assert harness.assembler.pending_bytes == 0
 
 
 def test_a_waiting_trace_is_never_evicted_undecided(gated, make_document, clock):
