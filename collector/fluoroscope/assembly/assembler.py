@@ -245,6 +245,7 @@ class Assembler:
         traces = []
         writes = []
         summaries: list[TraceSummary] = []
+        counts: list[Contribution] = []
         graph: Contribution = {}
         for trace in chosen:
             try:
@@ -273,9 +274,9 @@ class Assembler:
                 continue
             traces.append(trace)
             summaries.append(summary)
+            counts.append(counted)
             if trace.counted:
                 add_into(graph, difference(counted, trace.counted))
-            trace.counted = counted
             writes.append(
                 TraceWrite(
                     summary,
@@ -290,7 +291,9 @@ class Assembler:
         seq = self._sink.write(writes, self._now(), on_commit, graph)
         if written is not None:
             written.extend(raw for write in writes for _, raw in write.documents)
-        for trace, write, summary in zip(traces, writes, summaries, strict=True):
+        for trace, write, summary, counted in zip(traces, writes, summaries, counts, strict=True):
+            # Only now: if the store refused the batch, the next flush counts it all again.
+            trace.counted = counted
             trace.rowid = write.rowid
             trace.written_seq = seq
             trace.completeness = summary.completeness

@@ -5,6 +5,7 @@ import threading
 import orjson
 import pytest
 
+from fluoroscope.errors import StoreError
 from fluoroscope.model.trace import Completeness
 from fluoroscope.store import Store
 
@@ -252,6 +253,26 @@ def test_pending_bytes_count_exactly_what_is_not_written(harness, root, sub, mak
     assert harness.assembler.pending_bytes == other_size
 
     harness.assembler.flush()
+    assert harness.assembler.pending_bytes == 0
+
+
+def test_a_batch_the_store_refused_is_counted_in_the_graph_once_written(harness, root):
+    """The retry carries the trace's whole contribution, not the difference from the failure."""
+    harness.add(root)
+    sink = harness.sink
+    real_write = sink.write
+
+    def refuse(*args, **kwargs):
+        raise StoreError("disk full")
+
+    sink.write = refuse
+    with pytest.raises(StoreError):
+        harness.assembler.flush()
+    sink.write = real_write
+
+    assert harness.assembler.flush() == 1
+    node = next(key for key in sink.graph if key[1] == "n")
+    assert sink.graph[node][4] == 1.0  # one visit, counted once
     assert harness.assembler.pending_bytes == 0
 
 
