@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,3 +197,16 @@ def make_harness(clock: Clock) -> Callable[..., Harness]:
         return Harness(assembler, sink, registry)
 
     return make
+
+
+@pytest.fixture
+def wait_until() -> Callable[..., bool]:
+    """Poll a condition of a background thread's work until it holds or a deadline passes."""
+
+    def wait(condition: Callable[[], bool], timeout_s: float = 5.0) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not condition():
+            time.sleep(0.005)
+        return condition()
+
+    return wait

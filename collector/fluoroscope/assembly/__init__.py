@@ -5,6 +5,7 @@ trace into one tree, counts revisions, and writes each changed trace (its new do
 fresh summary) to the store in batches.
 """
 
-from fluoroscope.assembly.assembler import Assembler, AssemblyLimits, AssemblyStats
+from fluoroscope.assembly.assembler import Assembler
+from fluoroscope.assembly.in_flight import AssemblyLimits, AssemblyStats
 
 __all__ = ["Assembler", "AssemblyLimits", "AssemblyStats"]

@@ -13,10 +13,10 @@ store already holds before it is written, so late documents continue a trace cor
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
-from fluoroscope.assembly.decisions import KEEP_ALL, STORED, Verdict
+from fluoroscope.assembly.decisions import STORED, Verdict
 from fluoroscope.assembly.gate import SamplingGate
+from fluoroscope.assembly.in_flight import AssemblyLimits, AssemblyStats, InFlightTrace
 from fluoroscope.errors import DocumentError
 from fluoroscope.model.facts import TraceFacts
 from fluoroscope.model.segment import Document
@@ -29,98 +29,6 @@ from fluoroscope.telemetry import Registry
 from fluoroscope.translate.xray_json import parse_document
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class AssemblyLimits:
-    """Bounds on what the buffer holds, and how long."""
-
-    max_traces: int = 100_000
-    max_bytes: int = 16 << 20
-    idle_timeout_s: float = 30.0
-    complete_linger_s: float = 0.5
-    max_trace_bytes: int = 4 << 20
-
-
-class AssemblyStats:
-    """The assembler's counters."""
-
-    def __init__(self, registry: Registry) -> None:
-        dropped = registry.counter(
-            "fluoroscope_assembly_documents_dropped",
-            "Valid documents the assembler did not keep, by reason",
-            ("reason",),
-        )
-        self.stale = dropped.child("stale_in_progress")
-        self.limit = dropped.child("trace_limit_exceeded")
-        evicted = registry.counter(
-            "fluoroscope_assembly_traces_evicted",
-            "Traces forgotten by the in-memory buffer (already stored), by reason",
-            ("reason",),
-        )
-        self.evicted_complete = evicted.child("complete")
-        self.evicted_idle = evicted.child("idle")
-        self.evicted_pressure = evicted.child("pressure")
-        self.accepted = registry.counter(
-            "fluoroscope_assembly_documents_accepted",
-            "Documents merged into a trace (counted when written, or when replaced before that)",
-        ).child()
-        self.failed = registry.counter(
-            "fluoroscope_assembly_traces_failed",
-            "Trace changes dropped because the trace could not be summarised (a bug; see logs)",
-        ).child()
-        self.reloaded = registry.counter(
-            "fluoroscope_assembly_traces_reloaded",
-            "Traces continued from the store (late documents, or in flight across a restart)",
-        ).child()
-
-
-class _Trace:
-    """One in-flight trace."""
-
-    __slots__ = (
-        "annotations",
-        "completeness",
-        "counted",
-        "documents",
-        "first_seen",
-        "head",
-        "loaded",
-        "over_limit",
-        "pending",
-        "revision",
-        "rowid",
-        "size",
-        "trace_id",
-        "updated",
-        "verdict",
-        "written_seq",
-    )
-
-    def __init__(self, trace_id: str, now: float) -> None:
-        self.trace_id = trace_id
-        # Top-level documents by id, in the arrival order of their current versions.
-        self.documents: dict[str, Document] = {}
-        # Documents not yet written to the store.
-        self.pending: dict[str, Document] = {}
-        self.revision = 0
-        self.rowid: int | None = None
-        # Whether what the store held for this trace has been merged in.
-        self.loaded = False
-        self.size = 0
-        self.over_limit = False
-        self.updated = now
-        self.first_seen = now
-        # The sampling verdict once the trace is kept (None: undecided, not written yet), and
-        # the head stage's verdict while the tail stage has not decided.
-        self.verdict: Verdict | None = KEEP_ALL
-        self.head: Verdict | None = None
-        self.completeness = Completeness.INCOMPLETE
-        self.annotations: object = None
-        # The store batch that last wrote this trace; it may be forgotten once that commits.
-        self.written_seq = 0
-        # What this trace has added to the service graph's statistics so far.
-        self.counted: Contribution = {}
 
 
 class Assembler:
@@ -142,12 +50,12 @@ class Assembler:
         self._now = now
         self.stats = AssemblyStats(registry)
         # Ordered by last update, oldest first: eviction takes from the front.
-        self._traces: dict[str, _Trace] = {}
-        self._changed: dict[str, _Trace] = {}
+        self._traces: dict[str, InFlightTrace] = {}
+        self._changed: dict[str, InFlightTrace] = {}
         # Changed traces whose entry segment arrived closed (a subset of _changed's keys).
         self._ready: set[str] = set()
         # Undecided traces with no change since the last flush.
-        self._waiting: dict[str, _Trace] = {}
+        self._waiting: dict[str, InFlightTrace] = {}
         self.bytes = 0
         # Unwritten documents of changed traces: what the next full flush would write (traces
         # waiting for a sampling decision are not counted).
@@ -163,7 +71,7 @@ class Assembler:
         trace = self._traces.pop(document.trace_id, None)
         now = self._now()
         if trace is None:
-            trace = _Trace(document.trace_id, now)
+            trace = InFlightTrace(document.trace_id, now)
             if self._gate is not None:
                 dropped = self._gate.remembered(document.trace_id)
                 if dropped is not None:
@@ -183,7 +91,7 @@ class Assembler:
             trace.size -= old.size
             self.bytes -= old.size
         if self._waiting and self._waiting.pop(trace.trace_id, None) is not None:
-            self.pending_bytes += _pending_size(trace)  # changed again: counted again
+            self.pending_bytes += trace.pending_size  # changed again: counted again
         pending = trace.pending.pop(document.id, None)
         if pending is not None:
             # Replaced before it was written: it was accepted all the same.
@@ -311,7 +219,7 @@ class Assembler:
             self._ready.clear()
         return len(writes)
 
-    def _unchange(self, trace: _Trace) -> None:
+    def _unchange(self, trace: InFlightTrace) -> None:
         """Take a trace off the changed list (written, waiting, dropped or failed)."""
         self._changed.pop(trace.trace_id, None)
         self._ready.discard(trace.trace_id)
@@ -328,9 +236,9 @@ class Assembler:
             if hurry or trace.first_seen <= deadline:
                 del self._waiting[trace_id]
                 self._changed[trace_id] = trace
-                self.pending_bytes += _pending_size(trace)
+                self.pending_bytes += trace.pending_size
 
-    def _head_keeps(self, trace: _Trace, now: float, hurry: bool) -> bool:
+    def _head_keeps(self, trace: InFlightTrace, now: float, hurry: bool) -> bool:
         """Whether an undecided trace may go on to the tail stage or be written."""
         gate = self._gate
         assert gate is not None
@@ -349,7 +257,9 @@ class Assembler:
             trace.verdict = gate.kept(verdict, None)
         return True
 
-    def _tail_keeps(self, trace: _Trace, summary: TraceSummary, now: float, hurry: bool) -> bool:
+    def _tail_keeps(
+        self, trace: InFlightTrace, summary: TraceSummary, now: float, hurry: bool
+    ) -> bool:
         """Whether an undecided trace, past its head stage, is kept (and so written now)."""
         gate = self._gate
         assert gate is not None
@@ -365,13 +275,13 @@ class Assembler:
         trace.verdict = gate.kept(trace.head, verdict)
         return True
 
-    def _wait(self, trace: _Trace) -> None:
+    def _wait(self, trace: InFlightTrace) -> None:
         self._unchange(trace)
         self._waiting[trace.trace_id] = trace
         # A flush cannot write it, so its documents do not count towards an early flush.
-        self.pending_bytes -= _pending_size(trace)
+        self.pending_bytes -= trace.pending_size
 
-    def _drop(self, trace: _Trace, verdict: Verdict) -> None:
+    def _drop(self, trace: InFlightTrace, verdict: Verdict) -> None:
         assert self._gate is not None
         self._unchange(trace)
         self._waiting.pop(trace.trace_id, None)
@@ -379,12 +289,11 @@ class Assembler:
         self._discard_pending(trace)
         self._forget(trace)
 
-    def _discard_pending(self, trace: _Trace) -> None:
-        for document in trace.pending.values():
-            self.pending_bytes -= document.size
+    def _discard_pending(self, trace: InFlightTrace) -> None:
+        self.pending_bytes -= trace.pending_size
         trace.pending.clear()
 
-    def _merge_stored(self, traces: Sequence[_Trace]) -> None:
+    def _merge_stored(self, traces: Sequence[InFlightTrace]) -> None:
         """Fold what the store already has for these traces under their newer documents."""
         if not traces:
             return
@@ -478,10 +387,6 @@ class Assembler:
         for trace in victims:
             self._forget(trace)
 
-    def _forget(self, trace: _Trace) -> None:
+    def _forget(self, trace: InFlightTrace) -> None:
         if self._traces.pop(trace.trace_id, None) is not None:
             self.bytes -= trace.size
-
-
-def _pending_size(trace: _Trace) -> int:
-    return sum(document.size for document in trace.pending.values())

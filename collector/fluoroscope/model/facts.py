@@ -127,9 +127,7 @@ def facts_of(tree: TraceTree) -> TraceFacts:
 
 
 def _visit(segment: Segment, service: ServiceId, root: bool) -> Visit:
-    http = segment.http
-    request = http.request if http is not None else None
-    response = http.response if http is not None else None
+    request = segment.http.request if segment.http is not None else None
     # Positional: keyword construction of a named tuple costs twice as much.
     return Visit(
         service,
@@ -140,8 +138,8 @@ def _visit(segment: Segment, service: ServiceId, root: bool) -> Visit:
         segment.throttle,
         segment.in_progress,
         segment.start_time,
-        segment.end_time if segment.end_time is not None else segment.start_time,
-        response.status if response is not None else None,
+        segment.end,
+        segment.status,
         request.url if request is not None else None,
         request.method if request is not None else None,
         request.user_agent if request is not None else None,
@@ -151,9 +149,7 @@ def _visit(segment: Segment, service: ServiceId, root: bool) -> Visit:
 
 
 def _call(entity: Segment, source: ServiceId, target: ServiceId) -> Call:
-    http = entity.http
-    request = http.request if http is not None else None
-    response = http.response if http is not None else None
+    request = entity.http.request if entity.http is not None else None
     return Call(
         source,
         target,
@@ -163,8 +159,8 @@ def _call(entity: Segment, source: ServiceId, target: ServiceId) -> Call:
         entity.throttle,
         entity.in_progress,
         entity.start_time,
-        entity.end_time if entity.end_time is not None else entity.start_time,
-        response.status if response is not None else None,
+        entity.end,
+        entity.status,
         request.url if request is not None else None,
         request.method if request is not None else None,
     )

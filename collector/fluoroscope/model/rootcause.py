@@ -17,13 +17,7 @@ Computed when a trace changes, as part of its summary.
 from typing import Any
 
 from fluoroscope.model.segment import Cause, Segment
-from fluoroscope.model.services import (
-    DOWNSTREAM_NAMESPACES,
-    ServiceId,
-    inferred_service,
-    is_downstream_call,
-    service_of,
-)
+from fluoroscope.model.services import ServiceId, inferred_service, is_downstream_call, service_of
 from fluoroscope.model.trace import TraceTree
 
 # Bounds on what one trace can report, whatever its size.
@@ -36,15 +30,10 @@ ApiObject = dict[str, Any]
 def root_causes(tree: TraceTree) -> tuple[list[ApiObject], list[ApiObject], list[ApiObject]]:
     """The FaultRootCauses, ErrorRootCauses and ResponseTimeRootCauses of a trace."""
     children = _children(tree)
+    entities = tree.entities.values()
     # Most traces have neither: one cheap pass saves the search for the deepest ones.
-    faulty = erroneous = False
-    for entity in tree.entities.values():
-        http = entity.http
-        status = http.response.status if http is not None and http.response is not None else None
-        if entity.fault or (status is not None and status >= 500):
-            faulty = True
-        if entity.error or entity.throttle or (status is not None and 400 <= status < 500):
-            erroneous = True
+    faulty = any(_faulted(e) for e in entities)
+    erroneous = any(_errored(e) for e in entities)
     exceptions = _exceptions_by_id(tree) if faulty or erroneous else {}
     faults = _flagged(tree, children, exceptions, _faulted) if faulty else []
     errors = _flagged(tree, children, exceptions, _errored) if erroneous else []
@@ -212,7 +201,7 @@ def _slowest(tree: TraceTree, children: dict[str, list[str]]) -> list[ApiObject]
         return {
             "Name": entity.name,
             "Coverage": round(coverage, 6),
-            "Remote": entity.namespace in DOWNSTREAM_NAMESPACES,
+            "Remote": is_downstream_call(entity),
         }
 
     services = _chain(tree, current, describe)

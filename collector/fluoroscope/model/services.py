@@ -43,8 +43,7 @@ _AWS_RESOURCES: dict[str, tuple[str, str]] = {
     "s3": ("bucket_name", "Bucket"),
     "kinesis": ("stream_name", "Stream"),
 }
-# The namespaces of subsegments that call another node.
-DOWNSTREAM_NAMESPACES = frozenset({"aws", "remote"})
+_DOWNSTREAM = frozenset({"aws", "remote"})
 
 
 # Identities repeat across traces; building one is slower than finding it. Bounded: cleared
@@ -67,7 +66,7 @@ def service_of(segment: Segment) -> ServiceId:
 
 def is_downstream_call(entity: Segment) -> bool:
     """Whether a subsegment calls another node (X-Ray draws an edge for it)."""
-    return entity.namespace in DOWNSTREAM_NAMESPACES
+    return entity.namespace in _DOWNSTREAM
 
 
 def inferred_service(subsegment: Segment) -> ServiceId:

@@ -224,18 +224,9 @@ def _collect_services(tree: TraceTree, summary: TraceSummary) -> None:
                         dropped.add(key)
                         continue
                     values = annotations[key] = {}
-                # typed_value(), inlined: this runs for every annotation of every revision.
-                if value is True or value is False:
-                    typed: TypedValue = ("b", value)
-                elif type(value) is str:
-                    typed = ("s", value)
-                else:
-                    typed = ("n", float(value))
-                holders = values.get(typed)
-                if holders is None:
-                    values[typed] = [] if holder is None else [holder]
-                elif holder is not None and holder not in holders:
-                    holders.append(holder)
+                holders = values.setdefault(typed_value(value), [])
+                if holder is not None:
+                    _add(holders, holder)
     # Inferred nodes: the targets of calls whose callee sent nothing (computed with the facts).
     for call in summary.facts.calls:
         target = call.target

@@ -35,15 +35,6 @@ def _offer(feed: Feed, *documents: dict[str, object]) -> None:
     assert feed.offer(RawBatch("test", raws, sum(map(len, raws))), len(raws))
 
 
-def _wait_for(condition, timeout_s: float = 2.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.005)
-    return condition()
-
-
 def _segment(trace_id: str, **fields: object) -> dict[str, object]:
     now = time.time()
     return {
@@ -56,19 +47,19 @@ def _segment(trace_id: str, **fields: object) -> dict[str, object]:
     }
 
 
-def test_a_finished_trace_is_written_long_before_the_flush_interval(running):
+def test_a_finished_trace_is_written_long_before_the_flush_interval(running, wait_until):
     """Its closed entry segment makes it ready: written within a few ready intervals."""
     feed, sink, _ = running
     started = time.monotonic()
 
     _offer(feed, _segment(TRACE_ID))
 
-    assert _wait_for(lambda: TRACE_ID in sink.summaries)
+    assert wait_until(lambda: TRACE_ID in sink.summaries)
     assert time.monotonic() - started < LONG_INTERVAL_S / 10
     assert READY_FLUSH_INTERVAL_S < LONG_INTERVAL_S
 
 
-def test_an_unfinished_trace_waits_for_the_full_flush(running):
+def test_an_unfinished_trace_waits_for_the_full_flush(running, wait_until):
     """A subsegment without its segment is not ready; stopping flushes everything."""
     feed, sink, pipeline = running
     _offer(
@@ -78,7 +69,7 @@ def test_an_unfinished_trace_waits_for_the_full_flush(running):
         ),
         _segment(TRACE_ID),
     )
-    assert _wait_for(lambda: TRACE_ID in sink.summaries)
+    assert wait_until(lambda: TRACE_ID in sink.summaries)
 
     assert OTHER_TRACE_ID not in sink.summaries
     feed.close()  # as the collector stops: receivers first, then the pipeline drains

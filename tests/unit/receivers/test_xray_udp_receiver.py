@@ -2,7 +2,6 @@
 
 import socket
 import threading
-import time
 
 import pytest
 
@@ -43,33 +42,26 @@ def receiving():
     receiver.stop()
 
 
-def _wait_for(condition, timeout_s: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and not condition():
-        time.sleep(0.005)
-    return condition()
-
-
-def test_documents_refused_by_a_full_feed_are_offered_again_until_taken(receiving):
+def test_documents_refused_by_a_full_feed_are_offered_again_until_taken(receiving, wait_until):
     """Nothing is lost or counted as dropped while the feed is full; all arrives once it drains."""
     _, sink, registry, address, sender = receiving
     bodies = [b'{"n": %d}' % n for n in range(50)]
     for body in bodies:
         sender.sendto(HEADER + body, address)
 
-    assert _wait_for(lambda: sink.refusals >= 3)
+    assert wait_until(lambda: sink.refusals >= 3)
     sink.taking.set()
 
-    assert _wait_for(lambda: len(sink.documents) == len(bodies))
+    assert wait_until(lambda: len(sink.documents) == len(bodies))
     assert sorted(sink.documents) == sorted(bodies)
     assert registry.value(*QUEUE_FULL) == 0
 
 
-def test_a_batch_still_held_at_stop_is_counted_as_dropped(receiving):
+def test_a_batch_still_held_at_stop_is_counted_as_dropped(receiving, wait_until):
     """Stopping gives up the held batch and counts every document in it."""
     receiver, sink, registry, address, sender = receiving
     sender.sendto(HEADER + b'{"n": 1}', address)
-    assert _wait_for(lambda: sink.refusals >= 1)
+    assert wait_until(lambda: sink.refusals >= 1)
 
     receiver.stop()
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from fluoroscope.assembly.assembler import Assembler, AssemblyLimits
+from fluoroscope.assembly import Assembler, AssemblyLimits
 from fluoroscope.cli.bench.client import Api, start_collector, timed
 from fluoroscope.cli.bench.report import Report, machine, milliseconds
 from fluoroscope.store.sqlite import DATABASE_FILE

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fluoroscope.assembly.assembler import Assembler, AssemblyLimits
+from fluoroscope.assembly import Assembler, AssemblyLimits
 from fluoroscope.assembly.gate import SamplingGate
 from fluoroscope.assembly.head_sampling import HeadMode, HeadSampler
 from fluoroscope.assembly.tail_sampling import TailSampler, parse_rules

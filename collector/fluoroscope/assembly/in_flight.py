@@ -1,0 +1,106 @@
+"""What the assembler keeps per trace, the bounds on all of it, and its counters."""
+
+from dataclasses import dataclass
+
+from fluoroscope.assembly.decisions import KEEP_ALL, Verdict
+from fluoroscope.model.segment import Document
+from fluoroscope.model.statistics import Contribution
+from fluoroscope.model.trace import Completeness
+from fluoroscope.telemetry import Registry
+
+
+@dataclass(frozen=True, slots=True)
+class AssemblyLimits:
+    """Bounds on what the buffer holds, and how long."""
+
+    max_traces: int = 100_000
+    max_bytes: int = 16 << 20
+    idle_timeout_s: float = 30.0
+    complete_linger_s: float = 0.5
+    max_trace_bytes: int = 4 << 20
+
+
+class AssemblyStats:
+    """The assembler's counters."""
+
+    def __init__(self, registry: Registry) -> None:
+        dropped = registry.counter(
+            "fluoroscope_assembly_documents_dropped",
+            "Valid documents the assembler did not keep, by reason",
+            ("reason",),
+        )
+        self.stale = dropped.child("stale_in_progress")
+        self.limit = dropped.child("trace_limit_exceeded")
+        evicted = registry.counter(
+            "fluoroscope_assembly_traces_evicted",
+            "Traces forgotten by the in-memory buffer (already stored), by reason",
+            ("reason",),
+        )
+        self.evicted_complete = evicted.child("complete")
+        self.evicted_idle = evicted.child("idle")
+        self.evicted_pressure = evicted.child("pressure")
+        self.accepted = registry.counter(
+            "fluoroscope_assembly_documents_accepted",
+            "Documents merged into a trace (counted when written, or when replaced before that)",
+        ).child()
+        self.failed = registry.counter(
+            "fluoroscope_assembly_traces_failed",
+            "Trace changes dropped because the trace could not be summarised (a bug; see logs)",
+        ).child()
+        self.reloaded = registry.counter(
+            "fluoroscope_assembly_traces_reloaded",
+            "Traces continued from the store (late documents, or in flight across a restart)",
+        ).child()
+
+
+class InFlightTrace:
+    """One trace in the buffer: its current documents, what is unwritten, and its verdicts."""
+
+    __slots__ = (
+        "annotations",
+        "completeness",
+        "counted",
+        "documents",
+        "first_seen",
+        "head",
+        "loaded",
+        "over_limit",
+        "pending",
+        "revision",
+        "rowid",
+        "size",
+        "trace_id",
+        "updated",
+        "verdict",
+        "written_seq",
+    )
+
+    def __init__(self, trace_id: str, now: float) -> None:
+        self.trace_id = trace_id
+        # Top-level documents by id, in the arrival order of their current versions.
+        self.documents: dict[str, Document] = {}
+        # Documents not yet written to the store.
+        self.pending: dict[str, Document] = {}
+        self.revision = 0
+        self.rowid: int | None = None
+        # Whether what the store held for this trace has been merged in.
+        self.loaded = False
+        self.size = 0
+        self.over_limit = False
+        self.updated = now
+        self.first_seen = now
+        # The sampling verdict once the trace is kept (None: undecided, not written yet), and
+        # the head stage's verdict while the tail stage has not decided.
+        self.verdict: Verdict | None = KEEP_ALL
+        self.head: Verdict | None = None
+        self.completeness = Completeness.INCOMPLETE
+        self.annotations: object = None
+        # The store batch that last wrote this trace; it may be forgotten once that commits.
+        self.written_seq = 0
+        # What this trace has added to the service graph's statistics so far.
+        self.counted: Contribution = {}
+
+    @property
+    def pending_size(self) -> int:
+        """Bytes of the documents not yet written."""
+        return sum(document.size for document in self.pending.values())
