@@ -56,6 +56,7 @@ class Config:
     assembly_idle_timeout_s: float
     assembly_complete_linger_s: float
     max_trace_bytes: int
+    summary_processes: int
     ack_timeout_s: float
     otlp_max_message_bytes: int
     otlp_bearer_token: str | None
@@ -225,6 +226,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_trace_bytes", "assembly.max_trace_bytes", "FLUOROSCOPE_ASSEMBLY_MAX_TRACE_BYTES",
            None, _number(int, 65_536, 1 << 30), lambda: 4 << 20,
            "documents beyond this size per trace are refused (LimitExceeded)"),
+    Option("summary_processes", "assembly.summary_processes",
+           "FLUOROSCOPE_ASSEMBLY_SUMMARY_PROCESSES", None, _number(int, 0, 64),
+           lambda: 1 if (os.cpu_count() or 1) > 1 else 0,
+           "helper processes that summarise traces beside the pipeline thread, so that large "
+           "flushes use more cores (0: the pipeline thread alone; default 1 with two cores "
+           "or more)"),
     Option("ack_timeout_s", "api.ack_timeout_s", "FLUOROSCOPE_API_ACK_TIMEOUT_S", None,
            _number(float, 0.1, 60), lambda: 5.0,
            "how long PutTraceSegments waits for its documents to be stored"),

@@ -17,7 +17,7 @@ from typing import Any
 from fluoroscope.api import protocol, tokens
 from fluoroscope.errors import ApiError, FilterSyntaxError
 from fluoroscope.filters.ast import Node
-from fluoroscope.filters.evaluate import Predicate, predicate
+from fluoroscope.filters.groups import Classifier, GroupDefinition
 from fluoroscope.filters.parser import parse
 from fluoroscope.model.facts import TraceFacts
 from fluoroscope.model.summary import TraceSummary
@@ -45,32 +45,25 @@ class GroupCatalog:
         self._table = table
         self._now = now
         self._records: dict[str, GroupRecord] = {}
-        # Name and ARN -> parsed filter (None: the group has no filter and matches everything).
-        self.filters: dict[str, Node | None] = {}
-        # (name, its filter made a function; None matches every trace), for classify().
-        self._classifiers: list[tuple[str, Predicate | None]] = []
+        self._classifier = Classifier()
 
     def load(self) -> None:
         """Read every group from the store."""
         self._publish({r.name: r for r in self._table.all()})
 
     def _publish(self, records: dict[str, GroupRecord]) -> None:
-        filters: dict[str, Node | None] = {}
-        for record in records.values():
-            try:
-                parsed = parse(record.filter) if record.filter else None
-            except FilterSyntaxError:
-                parsed = None  # stored by a version with another grammar; match nothing new
-            filters[record.name] = parsed
-            filters[record.arn] = parsed
-        classifiers = [
-            (name, None if (node := filters[name]) is None else predicate(node, filters))
-            for name in records
-        ]
-        # Readers on other threads see either the old mappings or the new, never a mix.
+        # Readers on other threads see either the old classifier or the new, never a mix.
+        self._classifier = Classifier(tuple((r.name, r.arn, r.filter) for r in records.values()))
         self._records = records
-        self.filters = filters
-        self._classifiers = classifiers
+
+    @property
+    def filters(self) -> dict[str, Node | None]:
+        """Name and ARN -> parsed filter (None: the group has no filter and matches everything)."""
+        return self._classifier.filters
+
+    def definitions(self) -> tuple[GroupDefinition, ...]:
+        """Every group as (name, ARN, filter), for classifying traces in another process."""
+        return self._classifier.definitions
 
     def find(self, name: str | None, arn: str | None) -> GroupRecord:
         """The group named by name or ARN, or InvalidRequestException."""
@@ -89,7 +82,7 @@ class GroupCatalog:
     def classify(self, summary: TraceSummary, facts: TraceFacts) -> list[str]:
         """The names of the groups a trace belongs to (for the graph's group statistics)."""
         del facts  # the summary carries its facts
-        return [name for name, test in self._classifiers if test is None or test(summary)]
+        return self._classifier(summary)
 
     def create(
         self, name: str, text: str | None, insights: bool, notifications: bool

@@ -96,7 +96,13 @@ class Collector:
         book = load_rules(self._rules, self._now)
         quotas = Quotas(self._now)
         self._assembler = Assembler(
-            self.store, self.registry, limits, self._now, self.groups.classify, self._gate(book)
+            self.store,
+            self.registry,
+            limits,
+            self._now,
+            self.groups,
+            self._gate(book),
+            config.summary_processes,
         )
         if config.export_otlp is not None:
             self._exporter = OtlpExporter(Destination.parse(config.export_otlp), self.registry)
@@ -233,6 +239,8 @@ class Collector:
             await self._api.stop()
         if self._pipeline is not None:
             self._pipeline.stop(DRAIN_TIMEOUT_S)
+        if self._assembler is not None:
+            self._assembler.summaries.shutdown()
         if self._pipeline is not None:
             self.groups.close()
             self._rules.close()

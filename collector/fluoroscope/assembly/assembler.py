@@ -13,22 +13,43 @@ store already holds before it is written, so late documents continue a trace cor
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from fluoroscope.assembly.decisions import STORED, Verdict
 from fluoroscope.assembly.gate import SamplingGate
 from fluoroscope.assembly.in_flight import AssemblyLimits, AssemblyStats, InFlightTrace
+from fluoroscope.assembly.summaries import (
+    Revision,
+    Summaries,
+    Summarized,
+    lay_out,
+    recount,
+)
 from fluoroscope.errors import DocumentError
+from fluoroscope.filters.groups import GroupDefinition
 from fluoroscope.model.facts import TraceFacts
 from fluoroscope.model.segment import Document
 from fluoroscope.model.statistics import Contribution, add_into, contribution, difference
 from fluoroscope.model.summary import TraceSummary, summarize
 from fluoroscope.model.trace import Completeness, TraceTree, supersedes
 from fluoroscope.store.store import TraceSink
-from fluoroscope.store.types import TraceWrite, service_rows
+from fluoroscope.store.types import TraceWrite
 from fluoroscope.telemetry import Registry
 from fluoroscope.translate.xray_json import parse_document
 
 log = logging.getLogger(__name__)
+
+
+class Groups(Protocol):
+    """The groups traces are classified into (for the service graph's group statistics)."""
+
+    def classify(self, summary: TraceSummary, facts: TraceFacts) -> list[str]:
+        """The names of the groups the trace belongs to."""
+        ...
+
+    def definitions(self) -> tuple[GroupDefinition, ...]:
+        """Every group, for classifying in helper processes."""
+        ...
 
 
 class Assembler:
@@ -40,12 +61,19 @@ class Assembler:
         registry: Registry,
         limits: AssemblyLimits = AssemblyLimits(),
         now: Callable[[], float] = time.time,
-        groups: Callable[[TraceSummary, TraceFacts], list[str]] | None = None,
+        groups: Groups | None = None,
         gate: SamplingGate | None = None,
+        summary_processes: int = 0,
     ) -> None:
         self._sink = sink
         self._groups = groups
         self._gate = gate
+        self.summaries = Summaries(
+            summary_processes,
+            registry,
+            self._classify,
+            groups.definitions if groups is not None else tuple,
+        )
         self._limits = limits
         self._now = now
         self.stats = AssemblyStats(registry)
@@ -150,62 +178,67 @@ class Assembler:
             return 0
         self._merge_stored([t for t in chosen if not t.loaded])
         now = self._now()
-        traces = []
-        writes = []
-        summaries: list[TraceSummary] = []
-        counts: list[Contribution] = []
         graph: Contribution = {}
+        done: list[tuple[InFlightTrace, Summarized]] = []
+        first: list[InFlightTrace] = []
+        here: list[InFlightTrace] = []
         for trace in chosen:
             try:
                 if trace.verdict is None and not self._head_keeps(trace, now, hurry):
                     continue
-                tree = TraceTree([d.segment for d in trace.documents.values()])
-                summary = summarize(
-                    trace.trace_id, tree, trace.revision, limit_exceeded=trace.over_limit
-                )
-                if trace.verdict is None and not self._tail_keeps(trace, summary, now, hurry):
-                    continue
-                facts = summary.facts
-                counted = contribution(
-                    facts,
-                    self._groups_of(summary, facts),
-                    trace.verdict.weight if trace.verdict else 1.0,
-                    # First counted: its whole contribution goes into the batch as it is made.
-                    into=None if trace.counted else graph,
-                )
+            except Exception:  # a bug must cost one trace, never the pipeline
+                log.exception("cannot sample trace %s; dropping its changes", trace.trace_id)
+                self._failed(trace)
+                continue
+            if trace.verdict is None or trace.was_counted:
+                # The tail stage needs the summary, a revision its old contribution: both here.
+                here.append(trace)
+            else:
+                first.append(trace)
+        finish = self.summaries.start([self._revision(t) for t in first], graph)
+        for trace in here:
+            try:
+                summarized = self._summarize_here(trace, now, hurry, graph)
             except Exception:  # a bug must cost one trace, never the pipeline
                 log.exception("cannot summarise trace %s; dropping its changes", trace.trace_id)
-                self.stats.failed.inc()
-                self._unchange(trace)
-                self._discard_pending(trace)
-                self._forget(trace)
+                self._failed(trace)
                 continue
-            traces.append(trace)
-            summaries.append(summary)
-            counts.append(counted)
-            if trace.counted:
-                add_into(graph, difference(counted, trace.counted))
+            if summarized is not None:
+                done.append((trace, summarized))
+        for trace, result in zip(first, finish(), strict=True):
+            if result is None:
+                self._failed(trace)
+            else:
+                done.append((trace, result))
+        writes = []
+        for trace, summarized in done:
+            record = summarized.record
+            verdict = trace.verdict
             writes.append(
                 TraceWrite(
-                    summary,
+                    record,
                     [(d.id, d.raw) for d in trace.pending.values() if d.raw is not None],
                     trace.rowid,
-                    annotations_changed=summary.annotations != trace.annotations,
-                    services=service_rows(facts),
-                    sampled_by=trace.verdict.rule if trace.verdict else "",
-                    probability=trace.verdict.probability if trace.verdict else 1.0,
+                    annotations_changed=record.annotations != trace.annotations,
+                    sampled_by=verdict.rule if verdict else "",
+                    probability=verdict.probability if verdict else 1.0,
                 )
             )
         seq = self._sink.write(writes, self._now(), on_commit, graph)
         if written is not None:
             written.extend(raw for write in writes for _, raw in write.documents)
-        for trace, write, summary, counted in zip(traces, writes, summaries, counts, strict=True):
+        for (trace, summarized), write in zip(done, writes, strict=True):
             # Only now: if the store refused the batch, the next flush counts it all again.
-            trace.counted = counted
+            trace.counted = summarized.counted
+            trace.recount_from = (
+                None
+                if summarized.counted is not None
+                else (summarized.record.summary, summarized.groups, trace.weight)
+            )
             trace.rowid = write.rowid
             trace.written_seq = seq
-            trace.completeness = summary.completeness
-            trace.annotations = summary.annotations
+            trace.completeness = Completeness(summarized.record.completeness)
+            trace.annotations = summarized.record.annotations
             for document in trace.pending.values():
                 self.pending_bytes -= document.size
                 document.raw = None  # stored now; the view is all the buffer needs
@@ -218,6 +251,53 @@ class Assembler:
             self._changed.clear()
             self._ready.clear()
         return len(writes)
+
+    def _revision(self, trace: InFlightTrace) -> Revision:
+        return Revision(
+            trace.trace_id,
+            trace.revision,
+            trace.over_limit,
+            trace.weight,
+            [d.segment for d in trace.documents.values()],
+        )
+
+    def _summarize_here(
+        self, trace: InFlightTrace, now: float, hurry: bool, graph: Contribution
+    ) -> Summarized | None:
+        """Summarise a revision of a written trace, or one the tail stage decides (None when
+        it drops the trace or waits)."""
+        summary = summarize(
+            trace.trace_id,
+            TraceTree([d.segment for d in trace.documents.values()]),
+            trace.revision,
+            limit_exceeded=trace.over_limit,
+        )
+        if trace.verdict is None and not self._tail_keeps(trace, summary, now, hurry):
+            return None
+        groups = self._classify(summary)
+        if not trace.was_counted:
+            # First counted: its whole contribution goes into the batch as it is made.
+            return lay_out(summary, groups, trace.weight, graph)
+        old = self._counted(trace)
+        summarized = lay_out(summary, groups, trace.weight, None)
+        assert summarized.counted is not None
+        add_into(graph, difference(summarized.counted, old))
+        return summarized
+
+    def _counted(self, trace: InFlightTrace) -> Contribution:
+        """What the store holds of a trace's graph contribution (recomputed if a helper
+        summarised its last revision)."""
+        if trace.counted is None:
+            assert trace.recount_from is not None
+            trace.counted = recount(*trace.recount_from)
+            trace.recount_from = None
+        return trace.counted
+
+    def _failed(self, trace: InFlightTrace) -> None:
+        self.stats.failed.inc()
+        self._unchange(trace)
+        self._discard_pending(trace)
+        self._forget(trace)
 
     def _unchange(self, trace: InFlightTrace) -> None:
         """Take a trace off the changed list (written, waiting, dropped or failed)."""
@@ -322,7 +402,7 @@ class Assembler:
                 stored_summary = summarize(trace.trace_id, stored_tree, earlier.revision)
                 trace.counted = contribution(
                     stored_summary.facts,
-                    self._groups_of(stored_summary, stored_summary.facts),
+                    self._classify(stored_summary),
                     trace.verdict.weight if trace.verdict else 1.0,
                 )
             for document in trace.documents.values():
@@ -345,11 +425,11 @@ class Assembler:
             trace.rowid = earlier.rowid
             trace.over_limit = earlier.limit_exceeded or trace.size > self._limits.max_trace_bytes
 
-    def _groups_of(self, summary: TraceSummary, facts: TraceFacts) -> list[str]:
+    def _classify(self, summary: TraceSummary) -> list[str]:
         """ "" (all traces) and the names of the groups whose filters the trace matches."""
         if self._groups is None:
             return [""]
-        return ["", *self._groups(summary, facts)]
+        return ["", *self._groups.classify(summary, summary.facts)]
 
     def evict(self) -> None:
         """Forget stored traces that are done, idle, or over the memory bounds (oldest first)."""

@@ -66,6 +66,7 @@ class InFlightTrace:
         "loaded",
         "over_limit",
         "pending",
+        "recount_from",
         "revision",
         "rowid",
         "size",
@@ -97,8 +98,21 @@ class InFlightTrace:
         self.annotations: object = None
         # The store batch that last wrote this trace; it may be forgotten once that commits.
         self.written_seq = 0
-        # What this trace has added to the service graph's statistics so far.
-        self.counted: Contribution = {}
+        # What this trace has added to the service graph's statistics so far; None when a
+        # helper process summarised its last revision: then it is recomputed, when needed,
+        # from that revision's summary, groups and weight.
+        self.counted: Contribution | None = {}
+        self.recount_from: tuple[str, list[str], float] | None = None
+
+    @property
+    def was_counted(self) -> bool:
+        """Whether the store holds a contribution of this trace to the graph statistics."""
+        return self.counted is None or bool(self.counted)
+
+    @property
+    def weight(self) -> float:
+        """How many traces this one stands for in the graph's statistics."""
+        return self.verdict.weight if self.verdict is not None else 1.0
 
     @property
     def pending_size(self) -> int:

@@ -16,7 +16,9 @@ from fluoroscope.store.types import (
     SummaryQuery,
     SummaryRow,
     TimeRange,
+    TraceRecord,
     TraceWrite,
+    record_of,
 )
 from fluoroscope.store.writer import TraceWriter
 
@@ -30,7 +32,9 @@ __all__ = [
     "SummaryRow",
     "TimeRange",
     "TraceReader",
+    "TraceRecord",
     "TraceSink",
     "TraceWrite",
     "TraceWriter",
+    "record_of",
 ]

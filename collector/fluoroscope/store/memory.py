@@ -4,6 +4,7 @@ from collections.abc import Callable, Sequence
 
 from fluoroscope.model.statistics import Contribution, add_into
 from fluoroscope.model.summary import TraceSummary
+from fluoroscope.store import summary_codec
 from fluoroscope.store.types import StoredTrace, TraceWrite
 
 
@@ -54,7 +55,7 @@ class InMemoryTraceSink:
         self.batches += 1
         add_into(self.graph, graph or {})
         for write in writes:
-            summary = write.summary
+            summary = summary_codec.decode(write.record.summary)
             if write.rowid is None:
                 write.rowid = self._next_rowid
                 self._next_rowid += 1

@@ -2,10 +2,13 @@
 
 import enum
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from fluoroscope.model.facts import CLIENT_TYPE, Call, Status, TraceFacts, Visit
+from fluoroscope.model.segment import AnnotationValue
 from fluoroscope.model.services import ServiceId
 from fluoroscope.model.summary import TraceSummary
+from fluoroscope.store import summary_codec
 
 # trace_services.flags bits (see the schema): the status classes, whether the service was the
 # trace's root, and whether it is an inferred node.
@@ -18,19 +21,66 @@ _STATUS_FLAG = {
 }
 
 
+class TraceRecord(NamedTuple):
+    """A trace revision laid out for the store: every row but for its rowid and sampling.
+
+    Plain values only, so that a record made in a helper process crosses back cheaply.
+    """
+
+    trace_id: str
+    revision: int
+    # The ``traces`` columns that come from the summary, in :data:`SUMMARY_COLUMNS` order.
+    columns: tuple[object, ...]
+    completeness: int
+    # (key, kind tag, value) of each indexed annotation.
+    annotations: list[tuple[str, str, AnnotationValue]]
+    # (name, type, account, flags, longest response time) per service the trace visited.
+    services: list[tuple[str, str, str, int, float]]
+
+    @property
+    def summary(self) -> str:
+        """The stored summary (summary_codec's JSON)."""
+        return str(self.columns[_SUMMARY_INDEX])
+
+
+# The traces columns a TraceRecord fills, in its order.
+SUMMARY_COLUMNS = (
+    "trace_id, revision, start_time, end_time, id_time, duration, response_time, http_status, "
+    "http_method, http_url, http_useragent, http_clientip, has_fault, has_error, has_throttle, "
+    "is_partial, completeness, limit_exceeded, summary, inferred"
+)
+_SUMMARY_INDEX = 18
+
+
+def record_of(s: TraceSummary, services: list[tuple[str, str, str, int, float]]) -> TraceRecord:
+    """Lay out a summary for the store."""
+    columns = (
+        s.trace_id, s.revision, s.start_time, s.end_time, s.id_time, s.duration,
+        s.response_time, s.http_status, s.http_method, s.http_url, s.http_user_agent,
+        s.http_client_ip, s.has_fault, s.has_error, s.has_throttle, s.is_partial,
+        int(s.completeness), s.limit_exceeded, summary_codec.encode(s).decode(), s.inferred,
+    )  # fmt: skip
+    return TraceRecord(
+        s.trace_id,
+        s.revision,
+        columns,
+        int(s.completeness),
+        [(key, tag, value) for key, values in s.annotations.items() for tag, value in values],
+        services,
+    )
+
+
 @dataclass(slots=True)
 class TraceWrite:
-    """One trace's new revision: its summary, and the documents that are new or replaced."""
+    """One trace's new revision: its record, and the documents that are new or replaced."""
 
-    summary: TraceSummary
+    record: TraceRecord
     # (document id, document as received) for documents new or replaced since the last write.
     documents: list[tuple[str, bytes]]
     # The trace's rowid in the store, or None if this is its first write.
     rowid: int | None = None
     # Whether the annotation index rows must be rewritten (new or changed annotations).
     annotations_changed: bool = True
-    # (name, type, account, flags, longest response time) per service the trace visited.
-    services: list[tuple[str, str, str, int, float]] = field(default_factory=list)
     # The sampling rule that kept the trace ("" when nothing sampled it) and the probability
     # it had of being kept: a kept trace stands for 1/probability like it.
     sampled_by: str = ""

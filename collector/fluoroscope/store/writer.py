@@ -24,8 +24,7 @@ import orjson
 from fluoroscope.errors import StoreError
 from fluoroscope.model.services import ServiceId
 from fluoroscope.model.statistics import BUCKETS, Contribution
-from fluoroscope.store import summary_codec
-from fluoroscope.store.types import TraceWrite
+from fluoroscope.store.types import SUMMARY_COLUMNS, TraceWrite
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +37,7 @@ RETENTION_CHUNK = 5_000
 RETENTION_INTERVAL_S = 60.0
 STATEMENT_VARIABLES = 8_192
 
-_TRACE_COLUMNS = (
-    "rowid, trace_id, revision, start_time, end_time, id_time, updated_at, duration, "
-    "response_time, http_status, http_method, http_url, http_useragent, http_clientip, "
-    "has_fault, has_error, has_throttle, is_partial, completeness, limit_exceeded, summary, "
-    "inferred, sampled_by, probability"
-)
+_TRACE_COLUMNS = f"rowid, updated_at, sampled_by, probability, {SUMMARY_COLUMNS}"
 _TRACE_WIDTH = 24
 _TRACE_UPDATE = """
 ON CONFLICT (rowid) DO UPDATE SET
@@ -232,23 +226,16 @@ class TraceWriter:
                 if write.annotations_changed:
                     stale.append(write.rowid)
             rowid = write.rowid
-            s = write.summary
-            traces += (
-                rowid, s.trace_id, s.revision, s.start_time, s.end_time, s.id_time, now,
-                s.duration, s.response_time, s.http_status, s.http_method, s.http_url,
-                s.http_user_agent, s.http_client_ip, s.has_fault, s.has_error,
-                s.has_throttle, s.is_partial, int(s.completeness), s.limit_exceeded,
-                summary_codec.encode(s).decode(), s.inferred, write.sampled_by or None,
-                write.probability,
-            )  # fmt: skip
+            record = write.record
+            traces += (rowid, now, write.sampled_by or None, write.probability)
+            traces += record.columns
             for doc_id, raw in write.documents:
                 documents += (rowid, doc_id, raw.decode())
             document_count += len(write.documents)
             if write.annotations_changed:
-                for key, values in s.annotations.items():
-                    for tag, value in values:
-                        annotations += (key, tag, value, rowid)
-            for name, kind, account, flags, longest in write.services:
+                for key, tag, value in record.annotations:
+                    annotations += (key, tag, value, rowid)
+            for name, kind, account, flags, longest in record.services:
                 services += (name, kind, account, rowid, flags, longest)
         seq = self._next_seq
         self._next_seq += 1

@@ -16,10 +16,12 @@ from fluoroscope.store import (
     SummaryQuery,
     TimeRange,
     TraceWrite,
+    record_of,
     summary_codec,
 )
 from fluoroscope.store.schema import MIGRATIONS, migrate
 from fluoroscope.store.sqlite import connect
+from fluoroscope.store.types import service_rows
 from fluoroscope.translate.xray_json import parse_document
 
 TRACE_ID = "1-6b065e19-de34471773fb7a0c55f48339"
@@ -67,12 +69,24 @@ def database(store):
 def trace_write(make_document):
     """Build the TraceWrite of a trace made of the given documents (dicts)."""
 
-    def build(*documents, trace_id=TRACE_ID, revision=1, rowid=None, annotations_changed=True):
+    def build(
+        *documents,
+        trace_id=TRACE_ID,
+        revision=1,
+        rowid=None,
+        annotations_changed=True,
+        limit_exceeded=False,
+    ):
         raws = [orjson.dumps({**document, "trace_id": trace_id}) for document in documents]
         views = [view for raw in raws for view in parse_document(raw)]
-        summary = summarize(trace_id, TraceTree([view.segment for view in views]), revision)
+        summary = summarize(
+            trace_id,
+            TraceTree([view.segment for view in views]),
+            revision,
+            limit_exceeded=limit_exceeded,
+        )
         return TraceWrite(
-            summary,
+            record_of(summary, service_rows(summary.facts)),
             [(view.id, view.raw) for view in views],
             rowid,
             annotations_changed=annotations_changed,
@@ -185,8 +199,7 @@ def test_a_written_trace_loads_back(sink, trace_write, make_document):
     """Documents, revision and the limit flag come back as written."""
     root = make_document(id="00000000000000a0")
     sub = make_document(type="subsegment", parent_id="00000000000000a0")
-    write = trace_write(root, sub, revision=2)
-    write.summary.limit_exceeded = True
+    write = trace_write(root, sub, revision=2, limit_exceeded=True)
 
     commit(sink, [write])
     loaded = sink.load([TRACE_ID, "1-6b065e19-00000000000000000000beef"])
@@ -232,14 +245,19 @@ def test_unknown_trace_ids_load_nothing(store):
     assert loaded == {}
 
 
-def test_the_stored_summary_decodes_to_the_written_one(store, trace_write, make_document, database):
+def test_the_stored_summary_decodes_to_the_written_one(store, make_document, database):
     """The summary column round-trips through its codec."""
-    write = trace_write(make_document(annotations={"vip": True, "n": 1}, user="alice"))
-    commit(store, [write])
+    raw = orjson.dumps(
+        {**make_document(annotations={"vip": True, "n": 1}, user="alice"), "trace_id": TRACE_ID}
+    )
+    views = parse_document(raw)
+    summary = summarize(TRACE_ID, TraceTree([view.segment for view in views]), 1)
+    record = record_of(summary, service_rows(summary.facts))
+    commit(store, [TraceWrite(record, [(view.id, raw) for view in views])])
 
     (stored,) = database.execute("SELECT summary FROM traces").fetchone()
 
-    assert summary_codec.decode(stored) == write.summary
+    assert summary_codec.decode(stored) == summary
 
 
 # --- annotation index ------------------------------------------------------------------------
@@ -336,7 +354,7 @@ def test_summary_rows_carry_the_stored_summary(store, seven_traces):
 
     (row,) = store.reader.summaries(query).rows
 
-    assert summary_codec.decode(row.summary) == seven_traces[0].summary
+    assert summary_codec.decode(row.summary) == summary_codec.decode(seven_traces[0].record.summary)
 
 
 # --- retention -------------------------------------------------------------------------------
@@ -354,7 +372,7 @@ def test_retention_deletes_whole_traces_past_the_cutoff(
     deleted = store.writer.delete_expired(1500.0, 100)
 
     assert deleted == 1
-    assert set(store.load([old.summary.trace_id, new.summary.trace_id])) == {new.summary.trace_id}
+    assert set(store.load([old.record.trace_id, new.record.trace_id])) == {new.record.trace_id}
     assert database.execute("SELECT DISTINCT trace_rowid FROM documents").fetchall() == [
         (new.rowid,)
     ]
@@ -370,7 +388,7 @@ def test_retention_deletes_at_most_the_limit_oldest_first(store, trace_write, ma
     deleted = store.writer.delete_expired(5000.0, 2)
 
     assert deleted == 2
-    assert set(store.load([w.summary.trace_id for w in writes])) == {writes[2].summary.trace_id}
+    assert set(store.load([w.record.trace_id for w in writes])) == {writes[2].record.trace_id}
 
 
 def test_retention_with_nothing_expired_deletes_nothing(store, trace_write, make_document):
@@ -392,6 +410,6 @@ def test_a_batch_larger_than_one_statement_is_written_whole(store, trace_write, 
 
     commit(store, writes)
 
-    loaded = store.load([w.summary.trace_id for w in writes])
+    loaded = store.load([w.record.trace_id for w in writes])
     assert len(loaded) == 700
     assert all(len(stored.documents) == 1 for stored in loaded.values())

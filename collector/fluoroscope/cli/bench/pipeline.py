@@ -29,7 +29,7 @@ from fluoroscope.assembly.head_sampling import HeadMode, HeadSampler
 from fluoroscope.assembly.tail_sampling import TailSampler, parse_rules
 from fluoroscope.cli.bench.report import Report, machine
 from fluoroscope.cli.bench.segments import HEADER, TraceGenerator
-from fluoroscope.cli.serve import tune_runtime
+from fluoroscope.runtime import tune_runtime
 from fluoroscope.sampling import RuleSet, Sampler, SamplingRule, default_rule
 from fluoroscope.store.store import Store
 from fluoroscope.telemetry import Registry

@@ -1,0 +1,256 @@
+"""Summarising trace revisions for the store, on the pipeline thread and on helper processes.
+
+Summarising a trace (its tree, summary, root causes, graph statistics and store rows) is most
+of what a document costs the pipeline thread, and it is a pure function of the trace's
+segments. So each flush hands a share of the traces it writes for the first time to helper
+processes, as msgpack of their segment views, summarises the rest on the pipeline thread
+meanwhile, and then takes the helpers' records back. A helper returns plain rows
+(:class:`TraceRecord`) and the batch's graph statistics summed, which cross back cheaply; the
+contribution of each trace is recomputed from its stored summary only if a later revision of
+the trace needs it (:func:`recount`).
+
+Traces written before (their new contribution is diffed against the old one) and traces whose
+tail-sampling verdict waits on their summary are always summarised on the pipeline thread.
+"""
+
+import functools
+import logging
+import multiprocessing
+import signal
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import msgspec
+
+from fluoroscope.filters.groups import Classifier, GroupDefinition
+from fluoroscope.model.segment import Segment
+from fluoroscope.model.statistics import Contribution, StatKey, add_into, contribution
+from fluoroscope.model.summary import TraceSummary, summarize
+from fluoroscope.model.trace import TraceTree
+from fluoroscope.runtime import tune_runtime
+from fluoroscope.store import summary_codec
+from fluoroscope.store.types import TraceRecord, record_of, service_rows
+from fluoroscope.telemetry import Registry
+
+log = logging.getLogger(__name__)
+
+# Below this many traces a flush is summarised on the pipeline thread alone: the hand-over
+# costs more than it saves.
+MIN_SHARED = 64
+# How long a flush waits for a helper before summarising its share itself.
+HELPER_TIMEOUT_S = 30.0
+# After this many failures in a row, helpers are given up on (each costs a restart and a wait).
+MAX_FAILURES_IN_A_ROW = 3
+
+# Groups of a trace: "" (every trace) and the names of the groups whose filters it matches.
+Classify = Callable[[TraceSummary], list[str]]
+
+
+class Revision(NamedTuple):
+    """What summarising one trace revision needs: plain values and segment views."""
+
+    trace_id: str
+    revision: int
+    limit_exceeded: bool
+    # How many traces the trace stands for in the graph's statistics (1 / its sampling
+    # probability).
+    weight: float
+    segments: list[Segment]
+
+
+@dataclass(slots=True)
+class Summarized:
+    """A revision laid out for the store, with what it adds to the service graph."""
+
+    record: TraceRecord
+    # The groups it was counted in ("" included).
+    groups: list[str]
+    # Its whole contribution; None when a helper made it (see recount).
+    counted: Contribution | None
+
+
+def summarize_revision(
+    revision: Revision, classify: Classify, into: Contribution | None
+) -> tuple[TraceSummary, Summarized]:
+    """Summarise one revision; its contribution is also added into ``into`` when given."""
+    summary = summarize(
+        revision.trace_id,
+        TraceTree(revision.segments),
+        revision.revision,
+        limit_exceeded=revision.limit_exceeded,
+    )
+    return summary, lay_out(summary, classify(summary), revision.weight, into)
+
+
+def lay_out(
+    summary: TraceSummary, groups: list[str], weight: float, into: Contribution | None
+) -> Summarized:
+    """The store's rows for a summary, and its graph contribution."""
+    facts = summary.facts
+    record = record_of(summary, service_rows(facts))
+    return Summarized(record, groups, contribution(facts, groups, weight, into=into))
+
+
+def recount(summary: str, groups: list[str], weight: float) -> Contribution:
+    """The contribution of a revision a helper summarised, from its stored summary."""
+    return contribution(summary_codec.decode(summary).facts, groups, weight)
+
+
+# What crosses to a helper and back.
+_Shared = tuple[list[tuple[TraceRecord, list[str]] | None], list[tuple[StatKey, list[float]]]]
+_ENCODER = msgspec.msgpack.Encoder()
+_REVISIONS = msgspec.msgpack.Decoder(list[Revision])
+_SHARED = msgspec.msgpack.Decoder(_Shared)
+
+
+class Summaries:
+    """Summarises the revisions of one flush, sharing them with helper processes if any.
+
+    The helpers start with the first flush large enough to share. A helper that dies or
+    hangs costs nothing but time: its share is summarised here, and the next flush starts new
+    helpers, up to :data:`MAX_FAILURES_IN_A_ROW` times in a row.
+    """
+
+    def __init__(
+        self,
+        processes: int,
+        registry: Registry,
+        classify: Classify,
+        definitions: Callable[[], tuple[GroupDefinition, ...]] = tuple,
+        *,
+        min_shared: int = MIN_SHARED,
+    ) -> None:
+        self.processes = processes
+        self._classify = classify
+        self._definitions = definitions
+        self._min_shared = min_shared
+        self._pool: ProcessPoolExecutor | None = None
+        self._failures_in_a_row = 0
+        self._failures = registry.counter(
+            "fluoroscope_summary_helper_failures",
+            "Shares of a flush a helper process failed to summarise (summarised in the "
+            "collector's process instead)",
+        ).child()
+
+    def start(
+        self, revisions: Sequence[Revision], graph: Contribution
+    ) -> Callable[[], list[Summarized | None]]:
+        """Hand out shares of ``revisions``; the returned function summarises the rest here
+        and then collects the helpers' shares.
+
+        Results come in the order of ``revisions``; None marks one that could not be
+        summarised (a bug, logged). Every contribution is added into ``graph``.
+        """
+        pool = self._ready_pool(len(revisions))
+        if pool is None:
+            return lambda: self._here(revisions, graph)
+        # Even shares, this thread's first: it summarises while the helpers do theirs.
+        size = -(-len(revisions) // (self.processes + 1))
+        shares = [revisions[i : i + size] for i in range(size, len(revisions), size)]
+        definitions = self._definitions()
+        futures = [
+            pool.submit(summarize_shared, _ENCODER.encode(share), definitions) for share in shares
+        ]
+
+        def finish() -> list[Summarized | None]:
+            out = self._here(revisions[:size], graph)
+            for share, future in zip(shares, futures, strict=True):
+                out += self._collect(share, future, graph)
+            return out
+
+        return finish
+
+    def _ready_pool(self, count: int) -> ProcessPoolExecutor | None:
+        if self.processes == 0 or count < self._min_shared:
+            return None
+        if self._pool is None:
+            try:
+                self._pool = ProcessPoolExecutor(
+                    self.processes,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_start_helper,
+                )
+            except (OSError, ImportError, NotImplementedError) as exc:
+                # No working semaphores (a read-only /dev/shm, some sandboxes).
+                log.warning("cannot start summary processes (%s); summarising here", exc)
+                self.processes = 0
+                return None
+        return self._pool
+
+    def _here(self, revisions: Sequence[Revision], graph: Contribution) -> list[Summarized | None]:
+        out: list[Summarized | None] = []
+        for revision in revisions:
+            try:
+                out.append(summarize_revision(revision, self._classify, graph)[1])
+            except Exception:  # a bug must cost one trace, never the pipeline
+                log.exception("cannot summarise trace %s", revision.trace_id)
+                out.append(None)
+        return out
+
+    def _collect(
+        self, share: Sequence[Revision], future: "Future[bytes]", graph: Contribution
+    ) -> list[Summarized | None]:
+        try:
+            records, counted = _SHARED.decode(future.result(HELPER_TIMEOUT_S))
+        except Exception as exc:  # a dead or stuck helper, or a bug on it
+            log.error("a summary process failed (%r); summarising its share here", exc)
+            self._failures.inc()
+            self._failures_in_a_row += 1
+            self._restart()
+            if self._failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
+                log.error("summary processes failed %d times in a row; summarising here from now",
+                          self._failures_in_a_row)  # fmt: skip
+                self.processes = 0
+            return self._here(share, graph)
+        self._failures_in_a_row = 0
+        add_into(graph, dict(counted))
+        out: list[Summarized | None] = []
+        for revision, result in zip(share, records, strict=True):
+            if result is None:
+                log.error("cannot summarise trace %s (see the summary process's log)",
+                          revision.trace_id)  # fmt: skip
+                out.append(None)
+            else:
+                out.append(Summarized(result[0], result[1], None))
+        return out
+
+    def _restart(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def shutdown(self) -> None:
+        """Stop the helper processes (after the last flush)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def summarize_shared(payload: bytes, definitions: tuple[GroupDefinition, ...]) -> bytes:
+    """On a helper: summarise a share of a flush; its records, and its contributions summed."""
+    classify = _classifier(definitions)
+    graph: Contribution = {}
+    records: list[tuple[TraceRecord, list[str]] | None] = []
+    for revision in _REVISIONS.decode(payload):
+        try:
+            summarized = summarize_revision(revision, classify, graph)[1]
+        except Exception:  # the collector summarises nothing twice; it drops this change
+            log.exception("cannot summarise trace %s", revision.trace_id)
+            records.append(None)
+            continue
+        records.append((summarized.record, summarized.groups))
+    return _ENCODER.encode((records, list(graph.items())))
+
+
+@functools.lru_cache(maxsize=4)
+def _classifier(definitions: tuple[GroupDefinition, ...]) -> Classify:
+    groups = Classifier(definitions)
+    return lambda summary: ["", *groups(summary)]
+
+
+def _start_helper() -> None:
+    # Ctrl-C reaches the whole process group; the collector stops its helpers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    tune_runtime()
