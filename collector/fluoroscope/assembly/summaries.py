@@ -128,6 +128,10 @@ class Summaries:
         self._min_shared = min_shared
         self._pool: ProcessPoolExecutor | None = None
         self._failures_in_a_row = 0
+        self._shared = registry.counter(
+            "fluoroscope_summary_shared_traces",
+            "Trace revisions summarised by helper processes",
+        ).child()
         self._failures = registry.counter(
             "fluoroscope_summary_helper_failures",
             "Shares of a flush a helper process failed to summarise (summarised in the "
@@ -205,6 +209,7 @@ class Summaries:
                 self.processes = 0
             return self._here(share, graph)
         self._failures_in_a_row = 0
+        self._shared.inc(len(share))
         add_into(graph, dict(counted))
         out: list[Summarized | None] = []
         for revision, result in zip(share, records, strict=True):
