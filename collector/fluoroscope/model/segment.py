@@ -1,9 +1,10 @@
 """The typed view of X-Ray segment documents, decoded straight from JSON.
 
 :class:`Segment` mirrors the segment document (xray-protocol.md section 4): the JSON decoder
-builds it directly and checks every type and format declared here, in C. Fields Fluoroscope does
-not read are not declared, so the decoder skips them; the document itself travels beside its
-view as raw bytes (:class:`Document`), so what was received is what is stored and returned.
+builds it directly and checks every type and length declared here, in C; the validator in
+``translate/xray_json.py`` checks the rest. Fields Fluoroscope does not read are not declared,
+so the decoder skips them; the document itself travels beside its view as raw bytes
+(:class:`Document`), so what was received is what is stored and returned.
 
 Views are msgspec Structs created untracked by the cyclic garbage collector (``gc=False``): the
 assembler holds hundreds of thousands of them, and a view never refers back to anything that
@@ -19,14 +20,15 @@ MAX_NAME_LENGTH = 200
 MAX_ANNOTATION_KEY_LENGTH = 500
 MAX_ANNOTATION_VALUE_LENGTH = 1000
 
-Id = Annotated[str, msgspec.Meta(pattern="^[0-9a-fA-F]{16}$")]
-TraceId = Annotated[str, msgspec.Meta(pattern="^1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}$")]
+# Lengths are checked by the decoder, in C. The formats (hex digits; the trace id's layout;
+# annotation key characters) are checked by the validator (translate/xray_json.py): a
+# decoder-side pattern calls Python's re for every id, which costs more than the check.
+Id = Annotated[str, msgspec.Meta(min_length=16, max_length=16)]
+TraceId = Annotated[str, msgspec.Meta(min_length=35, max_length=35)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME_LENGTH)]
 # Epoch seconds; the upper bound (year 33658) only keeps out overflowing nonsense.
 Time = Annotated[float, msgspec.Meta(gt=0, lt=1e12)]
-AnnotationKey = Annotated[
-    str, msgspec.Meta(pattern=f"^[A-Za-z0-9_]{{1,{MAX_ANNOTATION_KEY_LENGTH}}}$")
-]
+AnnotationKey = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ANNOTATION_KEY_LENGTH)]
 AnnotationString = Annotated[str, msgspec.Meta(max_length=MAX_ANNOTATION_VALUE_LENGTH)]
 AnnotationValue = str | int | float | bool
 

@@ -12,6 +12,7 @@ codes the X-Ray service is known to use; the others are Fluoroscope's, named in 
 """
 
 import re
+import string
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -34,10 +35,16 @@ MAX_SUBSEGMENT_DEPTH = 64
 # Names allow Unicode letters and digits, whitespace and _ . : / % & # = + \ - @ (developer
 # guide); the comma is allowed too, as the OpenTelemetry X-Ray exporter allows it.
 _BAD_NAME_CHAR = re.compile(r"[^\w\s.:/%&#=+\\\-@,]")
-# Names that passed validation. Services and operations repeat across documents, so checking a
-# name is usually a set lookup. Bounded: cleared when full, which only costs re-checking.
+# Names and annotation keys that passed validation. They repeat across documents, so checking
+# one is usually a set lookup. Bounded: cleared when full, which only costs re-checking.
 _CACHE_LIMIT = 10_000
 _valid_names: set[str] = set()
+_valid_keys: set[str] = set()
+# Ids are 16 hex digits, annotation keys letters, digits and underscores (their lengths are
+# checked by the decoder).
+_HEX = frozenset(string.hexdigits)
+_KEY_CHARS = frozenset(string.ascii_letters + string.digits + "_")
+_TRACE_ID = re.compile(r"1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}").fullmatch
 
 _decode_document = msgspec.json.Decoder(Segment | list[msgspec.Raw]).decode
 _decode_segment = msgspec.json.Decoder(Segment).decode
@@ -127,6 +134,10 @@ def _document(segment: Segment, raw: bytes) -> Document:
         trace_id = segment.trace_id
         if trace_id is None:
             raise DocumentError("MissingTraceId", "trace_id is required")
+        if _TRACE_ID(trace_id) is None:
+            raise DocumentError(
+                "InvalidTraceId", f"trace_id {trace_id!r} is not 1-<8 hex>-<24 hex>"
+            )
         if not trace_id.islower():
             trace_id = segment.trace_id = trace_id.lower()
         if trace_id == NOOP_TRACE_ID or trace_id.endswith("0" * 24):
@@ -137,12 +148,29 @@ def _document(segment: Segment, raw: bytes) -> Document:
             raise DocumentError("MissingParentId", "an independent subsegment needs parent_id")
         _check(segment, 0)
     except DocumentError as exc:
-        exc.doc_id = segment.id
+        exc.doc_id = segment.id if _HEX.issuperset(segment.id) else _sniff_id(raw)
         raise
     return Document(segment, raw, len(raw))
 
 
 def _check(entity: Segment, depth: int) -> None:
+    if not _HEX.issuperset(entity.id):
+        raise DocumentError("InvalidId", f"id {entity.id!r} must be 16 hexadecimal digits")
+    parent_id = entity.parent_id
+    if parent_id is not None and not _HEX.issuperset(parent_id):
+        raise DocumentError(
+            "InvalidParentId", f"parent_id {parent_id!r} must be 16 hexadecimal digits"
+        )
+    if depth and entity.trace_id is not None and _TRACE_ID(entity.trace_id) is None:
+        raise DocumentError("InvalidTraceId", "a subsegment's trace_id is not 1-<8 hex>-<24 hex>")
+    cause = entity.cause
+    if isinstance(cause, str) and not _HEX.issuperset(cause):
+        raise DocumentError("InvalidCause", "cause must be an object or an exception's 16-digit id")
+    annotations = entity.annotations
+    if annotations:
+        for key in annotations:
+            if key not in _valid_keys:
+                _check_key(key)
     name = entity.name
     if name not in _valid_names:
         _check_name(name)
@@ -175,6 +203,17 @@ def _check_name(name: str) -> None:
     if len(_valid_names) >= _CACHE_LIMIT:
         _valid_names.clear()
     _valid_names.add(name)
+
+
+def _check_key(key: str) -> None:
+    if not _KEY_CHARS.issuperset(key):
+        raise DocumentError(
+            "InvalidAnnotation",
+            f"annotation key {key[:60]!r} must be letters, digits and underscores only",
+        )
+    if len(_valid_keys) >= _CACHE_LIMIT:
+        _valid_keys.clear()
+    _valid_keys.add(key)
 
 
 def _sniff_id(data: bytes) -> str | None:

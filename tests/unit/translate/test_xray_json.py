@@ -290,9 +290,42 @@ def test_a_missing_subsegment_id_is_refused_as_missing_id(make_document):
     assert error.doc_id == DOC_ID
 
 
-def test_an_invalid_parent_id_is_refused(make_document):
+def test_a_subsegment_id_not_of_hex_digits_is_refused_with_the_documents_id(make_document):
+    """Ids are checked at every depth; the refusal names the document by its own id."""
+    sub = make_document(id="zzzzzzzzzzzzzzzz")
+    document = make_document(id=DOC_ID, subsegments=[sub])
+
+    error = refusal(document)
+
+    assert error.code == "InvalidId"
+    assert error.doc_id == DOC_ID
+
+
+def test_a_document_whose_own_id_is_not_hex_reports_no_id(make_document):
+    """An id that is not an id is not reported as one."""
+    document = make_document(id="g000000000000001")
+
+    error = refusal(document)
+
+    assert error.code == "InvalidId"
+    assert error.doc_id is None
+
+
+def test_a_subsegment_with_a_malformed_trace_id_is_refused(make_document):
+    """A trace id carried by an embedded subsegment has the trace id format too."""
+    sub = make_document(trace_id="1-6b065e19-de34471773fb7a0c55f4833g")
+    document = make_document(id=DOC_ID, subsegments=[sub])
+
+    error = refusal(document)
+
+    assert error.code == "InvalidTraceId"
+    assert error.doc_id == DOC_ID
+
+
+@pytest.mark.parametrize("parent_id", ["not-an-id", "000000000000000g"])
+def test_an_invalid_parent_id_is_refused(make_document, parent_id):
     """parent_id has the id format."""
-    document = make_document(type="subsegment", parent_id="not-an-id")
+    document = make_document(type="subsegment", parent_id=parent_id)
 
     error = refusal(document)
 
@@ -526,10 +559,10 @@ def test_a_cause_object_with_malformed_exceptions_is_refused(make_document):
     assert error.code == "InvalidCause"
 
 
-@pytest.mark.parametrize("key", ["bad-key", "a.b", "with space", "", "k" * 501, "naïve"])
+@pytest.mark.parametrize("key", ["bad-key", "a.b", "with space", "", "k" * 501, "naïve", "k\u0660"])
 def test_an_annotation_key_outside_the_charset_is_refused(make_document, key):
-    """Annotation keys are 1-500 of ``[A-Za-z0-9_]``."""
-    document = make_document(annotations={key: 1})
+    """Annotation keys are 1-500 of ``[A-Za-z0-9_]`` (ASCII digits only)."""
+    document = make_document(annotations={"good_key": 1, key: 1})
 
     error = refusal(document)
 
