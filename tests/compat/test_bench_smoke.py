@@ -1,5 +1,6 @@
 """``fluoroscope bench ingest`` end to end, at a gentle rate."""
 
+import os
 import re
 import subprocess
 import sys
@@ -9,15 +10,23 @@ import pytest
 
 @pytest.mark.compat
 def test_bench_ingest_loses_nothing_at_a_low_rate() -> None:
-    """A two-second run starts its own collector, stores everything, and says so."""
+    """A two-second run starts its own collector, stores everything, and says so, naming
+    the settings the collector took from the environment."""
     command = [
         *(sys.executable, "-m", "fluoroscope", "bench", "ingest"),
         *("--rate", "2000", "--duration", "2", "--sample", "200"),
     ]
 
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    environment = {**os.environ, "FLUOROSCOPE_ASSEMBLY_SUMMARY_PROCESSES": "0"}
+
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, check=False, env=environment
+    )
 
     assert result.returncode == 0, result.stdout + result.stderr
+    collector = re.search(r"^\s+collector\s+(.*)$", result.stdout, re.MULTILINE)
+    assert collector is not None, result.stdout
+    assert "FLUOROSCOPE_ASSEMBLY_SUMMARY_PROCESSES=0" in collector.group(1)
     assert re.search(r"^\s+lost \(sent - stored\)\s+0 \(0\.00%\)$", result.stdout, re.MULTILINE)
     assert re.search(r"^\s+read back \(BatchGetTraces\)\s+200 of 200 ", result.stdout, re.M)
     assert re.search(r"^\s+latency\s+p50 [0-9,]+ ms, p99", result.stdout, re.MULTILINE)

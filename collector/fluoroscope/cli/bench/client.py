@@ -49,6 +49,12 @@ class Collector:
             process.stdout.close()
 
 
+def inherited_settings() -> str:
+    """The ``FLUOROSCOPE_*`` settings a collector started here takes from the environment."""
+    settings = sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("FLUOROSCOPE_"))
+    return ", ".join(settings) if settings else "none (defaults)"
+
+
 def start_collector(
     data_dir: Path, env: Mapping[str, str] | None = None, *, otlp_grpc: bool = False
 ) -> Collector:

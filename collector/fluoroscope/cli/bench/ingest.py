@@ -26,6 +26,7 @@ from fluoroscope.cli.bench.client import (
     Api,
     Collector,
     Metrics,
+    inherited_settings,
     parse_address,
     settle,
     start_collector,
@@ -115,7 +116,10 @@ def run(args: argparse.Namespace) -> int:
             where = f"running at udp://{args.udp} and {args.endpoint}"
         else:
             collector = start_collector(Path(scratch), SAMPLING_ENV if args.sampling else None)
-            where = f"started for this run (pid {collector.pid}), temporary data directory"
+            where = (
+                f"started for this run (pid {collector.pid}), temporary data directory; "
+                f"settings from the environment: {inherited_settings()}"
+            )
             if args.sampling:
                 # Default is the only rule; at rate 1 the head stage decides and keeps all.
                 api = Api(collector.http)

@@ -31,7 +31,14 @@ from typing import Any
 import psutil
 
 from fluoroscope.cli.bench.arguments import bounded, positive
-from fluoroscope.cli.bench.client import Api, Metrics, parse_address, settle, start_collector
+from fluoroscope.cli.bench.client import (
+    Api,
+    Metrics,
+    inherited_settings,
+    parse_address,
+    settle,
+    start_collector,
+)
 from fluoroscope.cli.bench.otlp_sender import MAX_IN_FLIGHT, Plan, Result, send
 from fluoroscope.cli.bench.probes import ResourceSampler
 from fluoroscope.cli.bench.report import Report, machine, mebibytes, milliseconds
@@ -89,7 +96,10 @@ def run(args: argparse.Namespace) -> int:
                 )
             finally:
                 collector.stop()
-            where = f"started for this run (pid {collector.pid}), temporary data directory"
+            where = (
+                f"started for this run (pid {collector.pid}), temporary data directory; "
+                f"settings from the environment: {inherited_settings()}"
+            )
     print(_report(args, where, outcome).render())
     return 0 if outcome.passed else 1
 
