@@ -68,14 +68,16 @@ def xray(collector: Collector) -> Iterator[Any]:
 def make_collector(tmp_path: Path) -> Iterator[Callable[..., Collector]]:
     """Start collectors of this test's own: ``make_collector(data_dir=None, **env)``.
 
-    ``data_dir`` reuses an earlier collector's store (a restart); keyword arguments are
-    ``FLUOROSCOPE_*`` settings. Every collector still running at the end gets SIGTERM and
-    must exit with status 0.
+    ``data_dir`` reuses an earlier collector's store (a restart); ``console_script`` runs the
+    installed ``fluoroscope`` script; other keyword arguments are ``FLUOROSCOPE_*`` settings.
+    Every collector still running at the end gets SIGTERM and must exit with status 0.
     """
     launcher = Launcher(tmp_path)
 
-    def make(data_dir: Path | None = None, **env: str) -> Collector:
-        return launcher.start(data_dir, env)
+    def make(
+        data_dir: Path | None = None, *, console_script: bool = False, **env: str
+    ) -> Collector:
+        return launcher.start(data_dir, env, console_script=console_script)
 
     yield make
     _stop(launcher)

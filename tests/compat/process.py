@@ -137,12 +137,19 @@ class Launcher:
         self._numbers = itertools.count(1)
         self._started: list[Collector] = []
 
-    def start(self, data_dir: Path | None = None, env: dict[str, str] | None = None) -> Collector:
+    def start(
+        self,
+        data_dir: Path | None = None,
+        env: dict[str, str] | None = None,
+        *,
+        console_script: bool = False,
+    ) -> Collector:
         """Start a collector on free ports and wait until it says it is ready.
 
         ``data_dir`` defaults to a fresh directory; giving an earlier collector's directory
         starts on its store. ``env`` adds ``FLUOROSCOPE_*`` settings; those of the calling
-        environment are never inherited.
+        environment are never inherited. ``console_script`` runs the installed ``fluoroscope``
+        script instead of ``python -m fluoroscope``.
         """
         number = next(self._numbers)
         data_dir = data_dir or self._workdir / f"data-{number}"
@@ -150,8 +157,13 @@ class Launcher:
         log_path = self._workdir / f"collector-{number}.log"
         environment = {k: v for k, v in os.environ.items() if not k.startswith("FLUOROSCOPE_")}
         environment.update(env or {})
+        program = (
+            [str(Path(sys.executable).with_name("fluoroscope"))]
+            if console_script
+            else [sys.executable, "-m", "fluoroscope"]
+        )
         command = [
-            sys.executable, "-m", "fluoroscope", "serve", "--data-dir", str(data_dir),
+            *program, "serve", "--data-dir", str(data_dir),
             "--udp", "127.0.0.1:0", "--http", "127.0.0.1:0",
             "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0",
         ]  # fmt: skip

@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -25,6 +26,11 @@ from tests.compat.process import Collector
 from tests.compat.queries import documents, eventually, wait_for_trace
 
 PROPAGATOR = TraceContextTextMapPropagator()
+# Hand-built spans start now, with trace ids minted now: the hours other tests read back
+# with GetTraceSummaries (tests.compat.documents.new_window) lie days in the past.
+NOW_S = int(time.time())
+NOW_NS = NOW_S * 10**9
+EPOCH = f"{NOW_S:08x}"
 
 
 @pytest.fixture
@@ -146,8 +152,8 @@ def _json_request(trace_hex: str, span_hex: str, name: str) -> dict[str, Any]:
     return {"resourceSpans": [{"resource": {"attributes": [
         {"key": "service.name", "value": {"stringValue": name}}]},
         "scopeSpans": [{"spans": [{"traceId": trace_hex, "spanId": span_hex, "name": "GET /",
-                                   "kind": 2, "startTimeUnixNano": "1795580000000000000",
-                                   "endTimeUnixNano": "1795580000500000000"}]}]}]}  # fmt: skip
+                                   "kind": 2, "startTimeUnixNano": str(NOW_NS),
+                                   "endTimeUnixNano": str(NOW_NS + 500_000_000)}]}]}]}  # fmt: skip
 
 
 def test_malformed_grpc_is_invalid_argument(collector: Collector) -> None:
@@ -173,7 +179,7 @@ def test_malformed_http_bodies_are_400_and_valid_traffic_continues(
 ) -> None:
     """Each malformed body is refused; the next valid request is stored."""
     status, _ = _post(collector.otlp_http, body, headers)
-    trace_hex = "6b0f00aa" + "c" * 23 + "1"
+    trace_hex = EPOCH + "c" * 23 + "1"
     request = json.dumps(_json_request(trace_hex, "00000000000000a1", "after-garbage")).encode()
     ok, reply = _post(collector.otlp_http, request, {"Content-Type": "application/json"})
 
@@ -185,7 +191,7 @@ def test_malformed_http_bodies_are_400_and_valid_traffic_continues(
 
 def test_gzipped_json_is_accepted(collector: Collector, xray: Any) -> None:
     """OTLP/JSON, gzip-compressed, with hex ids."""
-    trace_hex = "6b0f00ab" + "d" * 23 + "2"
+    trace_hex = EPOCH + "d" * 23 + "2"
     body = gzip.compress(json.dumps(_json_request(trace_hex, "00000000000000b2", "gz")).encode())
 
     status, _ = _post(
@@ -203,7 +209,7 @@ def test_spans_that_cannot_be_translated_are_reported_in_partial_success(
     collector: Collector,
 ) -> None:
     """A span with an all-zero trace id is rejected; the others are kept."""
-    good = _json_request("6b0f00ac" + "e" * 24, "00000000000000c3", "kept")
+    good = _json_request(EPOCH + "e" * 24, "00000000000000c3", "kept")
     bad = _json_request("0" * 32, "00000000000000c4", "refused")
     good["resourceSpans"] += bad["resourceSpans"]
 
@@ -221,13 +227,13 @@ def test_protobuf_partial_success_over_grpc(collector: Collector) -> None:
     """The gRPC answer carries partial_success too."""
     request = ExportTraceServiceRequest()
     spans = request.resource_spans.add().scope_spans.add()
-    for trace_id in (bytes(16), bytes.fromhex("6b0f00ad" + "f" * 24)):
+    for trace_id in (bytes(16), bytes.fromhex(EPOCH + "f" * 24)):
         span = spans.spans.add()
         span.trace_id = trace_id
         span.span_id = bytes.fromhex("00000000000000d5")
         span.name = "x"
-        span.start_time_unix_nano = 1_795_580_000_000_000_000
-        span.end_time_unix_nano = 1_795_580_000_100_000_000
+        span.start_time_unix_nano = NOW_NS
+        span.end_time_unix_nano = NOW_NS + 100_000_000
 
     reply = _raw_grpc(collector, request.SerializeToString())
 
@@ -239,7 +245,7 @@ def test_a_bearer_token_is_required_when_configured(
 ) -> None:
     """Without the token: 401 over HTTP, UNAUTHENTICATED over gRPC; with it, accepted."""
     collector = make_collector(FLUOROSCOPE_OTLP_BEARER_TOKEN="s3cret")
-    body = json.dumps(_json_request("6b0f00ae" + "a" * 24, "00000000000000e6", "t")).encode()
+    body = json.dumps(_json_request(EPOCH + "a" * 24, "00000000000000e6", "t")).encode()
 
     denied, _ = _post(collector.otlp_http, body, {"Content-Type": "application/json"})
     allowed, _ = _post(

@@ -8,6 +8,7 @@ read back through boto3 must be the same from both.
 from collections.abc import Callable
 from typing import Any
 
+import psutil
 import pytest
 
 from tests.compat.documents import dumps, new_id, new_trace_id, new_window, segment
@@ -125,3 +126,26 @@ def test_service_graphs_are_the_same(pair: Any, group: str | None) -> None:
     names = {service["Name"] for service in graphs[0]}
     assert {"front", "back"} <= names
     assert graphs[0] == graphs[1]
+
+
+def test_the_console_scripts_helpers_do_not_load_the_command_line(
+    make_collector: Callable[..., Collector],
+) -> None:
+    """Started as ``fluoroscope serve``, a helper imports what it uses, not every subcommand
+    with aiohttp and grpc (about 45 MiB more per helper)."""
+    collector = make_collector(console_script=True, FLUOROSCOPE_ASSEMBLY_SUMMARY_PROCESSES="1")
+    client = xray_client(collector.endpoint_url)
+    window = new_window()
+    _put(client, [d for number in range(PUT_BATCH // 2) for d in _trace(window, number)])
+    eventually(lambda: collector.metrics().value(SHARED) > 0 or None, "a shared flush")
+
+    helpers = [
+        child
+        for child in psutil.Process(collector.process.pid).children()
+        if "spawn_main" in " ".join(child.cmdline())
+    ]
+
+    assert helpers
+    for helper in helpers:
+        loaded = [region.path for region in helper.memory_maps()]
+        assert not [path for path in loaded if "aiohttp" in path or "grpc" in path]
