@@ -5,6 +5,7 @@ for the first to hand shares to its helper: summaries, the service graph and a g
 read back through boto3 must be the same from both.
 """
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ TRACES = 300
 # Documents per PutTraceSegments call: each call is one flush of 100 new traces.
 PUT_BATCH = 200
 SHARED = "fluoroscope_summary_shared_traces_total"
+WARM_UP_ATTEMPTS = 40
 
 
 def _trace(window: int, number: int) -> list[dict[str, Any]]:
@@ -54,6 +56,18 @@ def _trace(window: int, number: int) -> list[dict[str, Any]]:
     return [front, back]
 
 
+def _start_helper(collector: Collector, client: Any, window: int) -> None:
+    """Put flushes of 100 one-segment traces, early in ``window``, until the collector shares
+    one with its helper (the first flushes are summarised in the collector while the helper
+    starts)."""
+    for attempt in range(WARM_UP_ATTEMPTS):
+        _put(client, [segment(new_trace_id(window + attempt)) for _ in range(PUT_BATCH // 2)])
+        if collector.metrics().value(SHARED) > 0:
+            return
+        time.sleep(0.25)
+    raise AssertionError("the summary process never took a share")
+
+
 def _put(client: Any, documents: list[dict[str, Any]]) -> None:
     for i in range(0, len(documents), PUT_BATCH):
         chunk = [dumps(document) for document in documents[i : i + PUT_BATCH]]
@@ -67,6 +81,7 @@ def pair(
     make_module_collector: Callable[..., Collector],
 ) -> tuple[list[tuple[Collector, Any]], int]:
     """(collector with one summary process, collector without) with the same traces."""
+    warm_up = new_window()  # an hour before the one compared
     window = new_window()
     documents = [d for number in range(TRACES) for d in _trace(window, number)]
     out = []
@@ -74,6 +89,8 @@ def pair(
         collector = make_module_collector(FLUOROSCOPE_ASSEMBLY_SUMMARY_PROCESSES=processes)
         client = xray_client(collector.endpoint_url)
         client.create_group(GroupName="faults", FilterExpression="fault")
+        if processes == "1":
+            _start_helper(collector, client, warm_up)
         _put(client, documents)
         eventually(
             lambda client=client: (
@@ -135,9 +152,7 @@ def test_the_console_scripts_helpers_do_not_load_the_command_line(
     with aiohttp and grpc (about 45 MiB more per helper)."""
     collector = make_collector(console_script=True, FLUOROSCOPE_ASSEMBLY_SUMMARY_PROCESSES="1")
     client = xray_client(collector.endpoint_url)
-    window = new_window()
-    _put(client, [d for number in range(PUT_BATCH // 2) for d in _trace(window, number)])
-    eventually(lambda: collector.metrics().value(SHARED) > 0 or None, "a shared flush")
+    _start_helper(collector, client, new_window())
 
     helpers = [
         child

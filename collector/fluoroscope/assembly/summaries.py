@@ -127,6 +127,8 @@ class Summaries:
         self._definitions = definitions
         self._min_shared = min_shared
         self._pool: ProcessPoolExecutor | None = None
+        # Calls that answer once the helpers have started (see _ready_pool).
+        self._warming: list[Future[None]] = []
         self._failures_in_a_row = 0
         self._shared = registry.counter(
             "fluoroscope_summary_shared_traces",
@@ -154,9 +156,14 @@ class Summaries:
         size = -(-len(revisions) // (self.processes + 1))
         shares = [revisions[i : i + size] for i in range(size, len(revisions), size)]
         definitions = self._definitions()
-        futures = [
-            pool.submit(summarize_shared, _ENCODER.encode(share), definitions) for share in shares
-        ]
+        try:
+            futures = [
+                pool.submit(summarize_shared, _ENCODER.encode(share), definitions)
+                for share in shares
+            ]
+        except Exception as exc:  # a helper died since the last flush (a broken pool)
+            self._failed(exc)
+            return lambda: self._here(revisions, graph)
 
         def finish() -> list[Summarized | None]:
             out = self._here(revisions[:size], graph)
@@ -181,6 +188,17 @@ class Summaries:
                 log.warning("cannot start summary processes (%s); summarising here", exc)
                 self.processes = 0
                 return None
+            # A helper takes a few tenths of a second to start: flushes are summarised here
+            # until the pool has answered as many calls as it has helpers, rather than wait.
+            self._warming = [self._pool.submit(_ready) for _ in range(self.processes)]
+        if self._warming:
+            if not all(future.done() for future in self._warming):
+                return None
+            warming, self._warming = self._warming, []
+            failed = next((f.exception() for f in warming if f.exception() is not None), None)
+            if failed is not None:
+                self._failed(failed)
+                return None
         return self._pool
 
     def _here(self, revisions: Sequence[Revision], graph: Contribution) -> list[Summarized | None]:
@@ -199,14 +217,7 @@ class Summaries:
         try:
             records, counted = _SHARED.decode(future.result(HELPER_TIMEOUT_S))
         except Exception as exc:  # a dead or stuck helper, or a bug on it
-            log.error("a summary process failed (%r); summarising its share here", exc)
-            self._failures.inc()
-            self._failures_in_a_row += 1
-            self._restart()
-            if self._failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
-                log.error("summary processes failed %d times in a row; summarising here from now",
-                          self._failures_in_a_row)  # fmt: skip
-                self.processes = 0
+            self._failed(exc)
             return self._here(share, graph)
         self._failures_in_a_row = 0
         self._shared.inc(len(share))
@@ -221,7 +232,19 @@ class Summaries:
                 out.append(Summarized(result[0], result[1], None))
         return out
 
+    def _failed(self, exc: BaseException) -> None:
+        """Count a helper's failure, start new helpers for the next flush, or give up."""
+        log.error("a summary process failed (%r); summarising its share here", exc)
+        self._failures.inc()
+        self._failures_in_a_row += 1
+        self._restart()
+        if self._failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
+            log.error("summary processes failed %d times in a row; summarising here from now",
+                      self._failures_in_a_row)  # fmt: skip
+            self.processes = 0
+
     def _restart(self) -> None:
+        self._warming = []
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
@@ -253,6 +276,10 @@ def summarize_shared(payload: bytes, definitions: tuple[GroupDefinition, ...]) -
 def _classifier(definitions: tuple[GroupDefinition, ...]) -> Classify:
     groups = Classifier(definitions)
     return lambda summary: ["", *groups(summary)]
+
+
+def _ready() -> None:
+    """On a helper: nothing; answering shows the helper has started."""
 
 
 def _start_helper() -> None:

@@ -72,6 +72,13 @@ def same_graph(actual: Contribution, expected: Contribution) -> bool:
     )
 
 
+def warm(summaries: Summaries) -> None:
+    """Start the helpers and wait until they answer (a flush does not wait for them)."""
+    summaries._ready_pool(summaries._min_shared)
+    for future in summaries._warming:
+        future.result(60)
+
+
 def run(
     summaries: Summaries, batch: list[Revision]
 ) -> tuple[list[Summarized | None], Contribution]:
@@ -85,6 +92,7 @@ def shared():
     """Summaries with one helper process that shares any flush of two or more traces."""
     registry = Registry()
     summaries = Summaries(1, registry, classify, lambda: GROUPS, min_shared=2)
+    warm(summaries)
     yield summaries, registry
     summaries.shutdown()
 
@@ -136,6 +144,7 @@ def test_a_dead_helper_costs_time_not_traces(shared, make_document):
         os.kill(pid, signal.SIGKILL)
 
     results, graph = run(summaries, batch)
+    warm(summaries)
     again, _ = run(summaries, batch)
 
     assert [r.record if r else None for r in results] == [r.record if r else None for r in expected]
@@ -156,6 +165,8 @@ def test_helpers_that_keep_failing_are_given_up(make_document):
 
     try:
         for _ in range(MAX_FAILURES_IN_A_ROW + 1):
+            if summaries.processes:
+                warm(summaries)
             results, graph = run(summaries, batch)
             assert [r.record if r else None for r in results] == [
                 r.record if r else None for r in expected
@@ -167,6 +178,24 @@ def test_helpers_that_keep_failing_are_given_up(make_document):
     assert registry.value(*FAILURES) == MAX_FAILURES_IN_A_ROW
     assert summaries.processes == 0
     assert summaries._pool is None
+
+
+def test_the_first_shared_flush_does_not_wait_for_helpers_to_start(make_document):
+    """Until the helpers answer, flushes are summarised here; then they are shared."""
+    summaries = Summaries(1, Registry(), classify, lambda: GROUPS, min_shared=2)
+    batch = revisions(make_document, 20)
+    try:
+        first, _ = run(summaries, batch)
+        started = summaries._pool is not None
+        warm(summaries)
+        then, _ = run(summaries, batch)
+    finally:
+        summaries.shutdown()
+
+    assert started
+    assert all(r is not None and r.counted is not None for r in first)
+    assert any(r is not None and r.counted is None for r in then)
+    assert [r.record if r else None for r in then] == [r.record if r else None for r in first]
 
 
 def test_small_flushes_stay_on_the_pipeline_thread(make_document):
@@ -189,6 +218,8 @@ def test_an_assembler_with_helpers_stores_what_one_without_stores(make_harness, 
         harness.assembler.summaries = Summaries(
             processes, harness.registry, harness.assembler._classify, min_shared=2
         )
+        if processes:
+            warm(harness.assembler.summaries)
         try:
             roots = []
             for n in range(traces):
