@@ -2,6 +2,7 @@
 
 import os
 import signal
+import time
 from typing import Any
 
 import orjson
@@ -152,6 +153,28 @@ def test_a_dead_helper_costs_time_not_traces(shared, make_document):
     assert registry.value(*FAILURES) == 1
     assert [r.record if r else None for r in again] == [r.record if r else None for r in expected]
     assert any(r.counted is None for r in again if r), "the next flush used no helper"
+
+
+def test_a_helper_that_died_between_flushes_costs_time_not_traces(shared, make_document):
+    """A pool found broken when the next flush hands out its shares: that flush is
+    summarised here, and the failure counted."""
+    summaries, registry = shared
+    batch = revisions(make_document, 20)
+    expected, expected_graph = run(Summaries(0, Registry(), classify), batch)
+    pool = summaries._pool
+    assert pool is not None
+    for pid in list(pool._processes):
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while not pool._broken and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+    results, graph = run(summaries, batch)
+
+    assert pool._broken
+    assert [r.record if r else None for r in results] == [r.record if r else None for r in expected]
+    assert same_graph(graph, expected_graph)
+    assert registry.value(*FAILURES) == 1
 
 
 def test_helpers_that_keep_failing_are_given_up(make_document):
