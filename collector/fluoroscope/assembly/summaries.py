@@ -167,8 +167,14 @@ class Summaries:
 
         def finish() -> list[Summarized | None]:
             out = self._here(revisions[:size], graph)
+            pool_failed = False
             for share, future in zip(shares, futures, strict=True):
-                out += self._collect(share, future, graph)
+                if pool_failed:  # the helpers were stopped: one failure, counted once
+                    out += self._here(share, graph)
+                    continue
+                part = self._collect(share, future, graph)
+                pool_failed = part is None
+                out += self._here(share, graph) if part is None else part
             return out
 
         return finish
@@ -213,12 +219,13 @@ class Summaries:
 
     def _collect(
         self, share: Sequence[Revision], future: "Future[bytes]", graph: Contribution
-    ) -> list[Summarized | None]:
+    ) -> list[Summarized | None] | None:
+        """A helper's results, or None when it failed (then the helpers are restarted)."""
         try:
             records, counted = _SHARED.decode(future.result(HELPER_TIMEOUT_S))
         except Exception as exc:  # a dead or stuck helper, or a bug on it
             self._failed(exc)
-            return self._here(share, graph)
+            return None
         self._failures_in_a_row = 0
         self._shared.inc(len(share))
         add_into(graph, dict(counted))

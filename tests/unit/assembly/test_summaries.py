@@ -177,6 +177,27 @@ def test_a_helper_that_died_between_flushes_costs_time_not_traces(shared, make_d
     assert registry.value(*FAILURES) == 1
 
 
+def test_one_dead_helper_among_several_is_one_failure(make_document):
+    """A pool that breaks fails every share it holds: counted once, all summarised here."""
+    registry = Registry()
+    summaries = Summaries(2, registry, classify, lambda: GROUPS, min_shared=2)
+    batch = revisions(make_document, 30)
+    expected, expected_graph = run(Summaries(0, Registry(), classify), batch)
+    try:
+        warm(summaries)
+        pool = summaries._pool
+        assert pool is not None
+        os.kill(next(iter(pool._processes)), signal.SIGKILL)
+        results, graph = run(summaries, batch)
+    finally:
+        summaries.shutdown()
+
+    assert [r.record if r else None for r in results] == [r.record if r else None for r in expected]
+    assert same_graph(graph, expected_graph)
+    assert registry.value(*FAILURES) == 1
+    assert summaries.processes == 2
+
+
 def test_helpers_that_keep_failing_are_given_up(make_document):
     """After MAX_FAILURES_IN_A_ROW failures in a row, flushes are summarised here alone."""
     registry = Registry()
