@@ -18,7 +18,7 @@ import logging
 import multiprocessing
 import signal
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -178,6 +178,19 @@ class Summaries:
             return out
 
         return finish
+
+    def warm_up(self, timeout: float) -> bool:
+        """Start the helpers now and wait until they answer; whether they did.
+
+        For measurements: a collector starts its helpers with its first large flush.
+        """
+        self._ready_pool(self._min_shared)
+        try:
+            for future in self._warming:
+                future.exception(timeout)
+        except (TimeoutError, CancelledError):
+            return False
+        return self._ready_pool(self._min_shared) is not None
 
     def _ready_pool(self, count: int) -> ProcessPoolExecutor | None:
         if self.processes == 0 or count < self._min_shared:

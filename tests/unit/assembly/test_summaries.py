@@ -75,9 +75,7 @@ def same_graph(actual: Contribution, expected: Contribution) -> bool:
 
 def warm(summaries: Summaries) -> None:
     """Start the helpers and wait until they answer (a flush does not wait for them)."""
-    summaries._ready_pool(summaries._min_shared)
-    for future in summaries._warming:
-        future.result(60)
+    assert summaries.warm_up(60)
 
 
 def run(

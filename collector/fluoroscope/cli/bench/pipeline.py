@@ -10,7 +10,8 @@ Two configurations alternate, ``--repeat`` times each: sampling off, and head sa
 (``resample``, by 25 rules: 24 that test service names and URL paths and match none of these
 traces, then ``Default`` at rate 1) with tail sampling (three rules, the last keeping every
 trace), so that everything is decided and still stored. It prints the medians and what
-sampling adds.
+sampling adds. ``--summary-processes`` shares summaries with helper processes, as the
+collector does, and counts only the pipeline thread's CPU.
 """
 
 import argparse
@@ -38,6 +39,7 @@ from fluoroscope.translate.xray_json import parse_document
 # Documents per flush: about what a collector taking 15,000 a second writes every 200 ms.
 FLUSH_EVERY = 3_000
 HEAD_RULES = 25
+HELPER_START_TIMEOUT_S = 60.0
 # Tail rules as a deployment might have them: the first two rarely match, the last keeps all.
 KEEP_ALL_TAIL_RULES: list[dict[str, Any]] = [
     {"name": "faults", "filter": "fault OR error OR throttle"},
@@ -59,6 +61,14 @@ def add_parser(benches: "argparse._SubParsersAction[Any]") -> None:
         "--segments-per-trace", type=int, default=3, help="segments (services) per trace"
     )
     parser.add_argument("--repeat", type=int, default=5, help="runs of each configuration")
+    parser.add_argument(
+        "--summary-processes",
+        type=int,
+        default=0,
+        help="summary processes beside the pipeline thread, as assembly.summary_processes "
+        "(their CPU is not counted; with tail sampling every trace is summarised on the "
+        "thread)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -73,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     timings: dict[str, list[float]] = {"off": [], "sampling": []}
     for _ in range(args.repeat):
         for name, runs in timings.items():
-            runs.append(_run_once(documents, name == "sampling"))
+            runs.append(_run_once(documents, name == "sampling", args.summary_processes))
     off = statistics.median(timings["off"])
     sampled = statistics.median(timings["sampling"])
     report = Report("fluoroscope bench pipeline")
@@ -81,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
     report.row(
         "command",
         f"fluoroscope bench pipeline --traces {args.traces} "
-        f"--segments-per-trace {args.segments_per_trace} --repeat {args.repeat}",
+        f"--segments-per-trace {args.segments_per_trace} --repeat {args.repeat} "
+        f"--summary-processes {args.summary_processes}",
     )
     report.row("machine", machine())
     report.row("documents per run", f"{len(documents):,} in flushes of {FLUSH_EVERY:,}")
@@ -101,17 +112,22 @@ def _runs(timings: dict[str, list[float]]) -> str:
     )
 
 
-def _run_once(documents: list[bytes], sampling: bool) -> float:
+def _run_once(documents: list[bytes], sampling: bool, processes: int) -> float:
     """One pass through a fresh store; the pipeline thread's CPU per document (us)."""
     with tempfile.TemporaryDirectory(prefix="fluoroscope-bench-") as scratch:
         store = Store(Path(scratch))
         store.open()
         registry = Registry()
         gate = _gate(registry) if sampling else None
-        assembler = Assembler(store, registry, AssemblyLimits(), gate=gate)
+        assembler = Assembler(
+            store, registry, AssemblyLimits(), gate=gate, summary_processes=processes
+        )
         try:
+            if processes and not assembler.summaries.warm_up(HELPER_START_TIMEOUT_S):
+                raise RuntimeError("the summary processes did not start")
             spent = _feed(documents, assembler.add, assembler)
         finally:
+            assembler.summaries.shutdown()
             store.close()
         return spent / len(documents) * 1e6
 
