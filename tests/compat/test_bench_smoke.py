@@ -50,11 +50,13 @@ def test_bench_ingest_with_sampling_decides_everything_and_keeps_it() -> None:
     assert re.search(r"^\s+sampled out\s+0$", result.stdout, re.MULTILINE)
 
 
-def test_bench_pipeline_reports_both_configurations() -> None:
-    """A tiny run prints the per-document figures of both configurations."""
+@pytest.mark.parametrize("processes", ["0", "1"])
+def test_bench_pipeline_reports_both_configurations(processes: str) -> None:
+    """A tiny run prints the per-document figures of both configurations, with or without
+    a summary process."""
     command = [
         *(sys.executable, "-m", "fluoroscope", "bench", "pipeline"),
-        *("--traces", "300", "--repeat", "1"),
+        *("--traces", "300", "--repeat", "1", "--summary-processes", processes),
     ]
 
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
