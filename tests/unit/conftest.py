@@ -11,8 +11,9 @@ from typing import Any
 import orjson
 import pytest
 
-from fluoroscope.assembly import Assembler, AssemblyLimits
+from fluoroscope.assembly.assembler import Assembler
 from fluoroscope.assembly.gate import SamplingGate
+from fluoroscope.assembly.in_flight import AssemblyLimits
 from fluoroscope.model.segment import Document
 from fluoroscope.store import InMemoryTraceSink, Store
 from fluoroscope.telemetry import Registry

@@ -20,9 +20,10 @@ from fluoroscope.api.server import ApiServer
 from fluoroscope.api.traces import Refusals
 from fluoroscope.app.feed import DocumentBatch, Feed, RawBatch
 from fluoroscope.app.pipeline import Pipeline
-from fluoroscope.assembly import Assembler, AssemblyLimits
+from fluoroscope.assembly.assembler import Assembler
 from fluoroscope.assembly.gate import SamplingGate
 from fluoroscope.assembly.head_sampling import HeadMode, HeadSampler
+from fluoroscope.assembly.in_flight import AssemblyLimits
 from fluoroscope.assembly.tail_sampling import TailRuleError, TailSampler, parse_rules
 from fluoroscope.config import Config
 from fluoroscope.errors import ConfigError

@@ -20,7 +20,7 @@ import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import msgspec
 
@@ -32,7 +32,9 @@ from fluoroscope.model.trace import TraceTree
 from fluoroscope.runtime import tune_runtime
 from fluoroscope.store import summary_codec
 from fluoroscope.store.types import TraceRecord, record_of, service_rows
-from fluoroscope.telemetry import Registry
+
+if TYPE_CHECKING:  # the helpers never count: they need not import the metrics library
+    from fluoroscope.telemetry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +118,7 @@ class Summaries:
     def __init__(
         self,
         processes: int,
-        registry: Registry,
+        registry: "Registry",
         classify: Classify,
         definitions: Callable[[], tuple[GroupDefinition, ...]] = tuple,
         *,

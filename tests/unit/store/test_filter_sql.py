@@ -7,7 +7,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from fluoroscope.assembly import Assembler, AssemblyLimits
+from fluoroscope.assembly.assembler import Assembler
+from fluoroscope.assembly.in_flight import AssemblyLimits
 from fluoroscope.filters import matches, parse, predicate
 from fluoroscope.store import Store, SummaryQuery, TimeRange, summary_codec
 from fluoroscope.store.filter_sql import compile_filter

@@ -17,7 +17,8 @@ from typing import Any
 
 import orjson
 
-from fluoroscope.assembly import Assembler, AssemblyLimits
+from fluoroscope.assembly.assembler import Assembler
+from fluoroscope.assembly.in_flight import AssemblyLimits
 from fluoroscope.cli.bench.client import Api, start_collector, timed
 from fluoroscope.cli.bench.report import Report, machine, milliseconds
 from fluoroscope.store.sqlite import DATABASE_FILE

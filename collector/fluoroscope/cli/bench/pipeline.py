@@ -24,9 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fluoroscope.assembly import Assembler, AssemblyLimits
+from fluoroscope.assembly.assembler import Assembler
 from fluoroscope.assembly.gate import SamplingGate
 from fluoroscope.assembly.head_sampling import HeadMode, HeadSampler
+from fluoroscope.assembly.in_flight import AssemblyLimits
 from fluoroscope.assembly.tail_sampling import TailSampler, parse_rules
 from fluoroscope.cli.bench.report import Report, machine
 from fluoroscope.cli.bench.segments import HEADER, TraceGenerator

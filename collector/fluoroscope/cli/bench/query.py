@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fluoroscope.assembly import Assembler, AssemblyLimits
+from fluoroscope.assembly.assembler import Assembler
+from fluoroscope.assembly.in_flight import AssemblyLimits
 from fluoroscope.cli.bench.client import Api, start_collector, timed
 from fluoroscope.cli.bench.report import Report, machine, milliseconds
 from fluoroscope.cli.bench.segments import DEFAULT_SIZE, HEADER, MAX_SEGMENTS, TraceGenerator
