@@ -185,11 +185,15 @@ def test_one_dead_helper_among_several_is_one_failure(make_document):
         warm(summaries)
         pool = summaries._pool
         assert pool is not None
+        busy = [pool.submit(time.sleep, 2.0) for _ in range(2)]  # the shares wait behind
+        graph: Contribution = {}
+        finish = summaries.start(batch, graph)
         os.kill(next(iter(pool._processes)), signal.SIGKILL)
-        results, graph = run(summaries, batch)
+        results = finish()
     finally:
         summaries.shutdown()
 
+    assert all(future.exception() is not None for future in busy)  # the pool did break
     assert [r.record if r else None for r in results] == [r.record if r else None for r in expected]
     assert same_graph(graph, expected_graph)
     assert registry.value(*FAILURES) == 1
