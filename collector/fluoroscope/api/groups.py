@@ -19,7 +19,6 @@ from fluoroscope.errors import ApiError, FilterSyntaxError
 from fluoroscope.filters.ast import Node
 from fluoroscope.filters.groups import Classifier, GroupDefinition
 from fluoroscope.filters.parser import parse
-from fluoroscope.model.facts import TraceFacts
 from fluoroscope.model.summary import TraceSummary
 from fluoroscope.store.groups import GroupRecord, GroupTable
 
@@ -79,9 +78,8 @@ class GroupCatalog:
         record = self.find(name, arn)
         return record.name, record.updated_at
 
-    def classify(self, summary: TraceSummary, facts: TraceFacts) -> list[str]:
+    def classify(self, summary: TraceSummary) -> list[str]:
         """The names of the groups a trace belongs to (for the graph's group statistics)."""
-        del facts  # the summary carries its facts
         return self._classifier(summary)
 
     def create(

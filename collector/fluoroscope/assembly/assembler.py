@@ -24,10 +24,10 @@ from fluoroscope.assembly.summaries import (
     Summarized,
     lay_out,
     recount,
+    summary_of,
 )
 from fluoroscope.errors import DocumentError
 from fluoroscope.filters.groups import GroupDefinition
-from fluoroscope.model.facts import TraceFacts
 from fluoroscope.model.segment import Document
 from fluoroscope.model.statistics import Contribution, add_into, contribution, difference
 from fluoroscope.model.summary import TraceSummary, summarize
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 class Groups(Protocol):
     """The groups traces are classified into (for the service graph's group statistics)."""
 
-    def classify(self, summary: TraceSummary, facts: TraceFacts) -> list[str]:
+    def classify(self, summary: TraceSummary) -> list[str]:
         """The names of the groups the trace belongs to."""
         ...
 
@@ -266,12 +266,7 @@ class Assembler:
     ) -> Summarized | None:
         """Summarise a revision of a written trace, or one the tail stage decides (None when
         it drops the trace or waits)."""
-        summary = summarize(
-            trace.trace_id,
-            TraceTree([d.segment for d in trace.documents.values()]),
-            trace.revision,
-            limit_exceeded=trace.over_limit,
-        )
+        summary = summary_of(self._revision(trace))
         if trace.verdict is None and not self._tail_keeps(trace, summary, now, hurry):
             return None
         groups = self._classify(summary)
@@ -429,7 +424,7 @@ class Assembler:
         """ "" (all traces) and the names of the groups whose filters the trace matches."""
         if self._groups is None:
             return [""]
-        return ["", *self._groups.classify(summary, summary.facts)]
+        return ["", *self._groups.classify(summary)]
 
     def evict(self) -> None:
         """Forget stored traces that are done, idle, or over the memory bounds (oldest first)."""

@@ -15,8 +15,6 @@ tail-sampling verdict waits on their summary are always summarised on the pipeli
 
 import functools
 import logging
-import multiprocessing
-import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -29,7 +27,7 @@ from fluoroscope.model.segment import Segment
 from fluoroscope.model.statistics import Contribution, StatKey, add_into, contribution
 from fluoroscope.model.summary import TraceSummary, summarize
 from fluoroscope.model.trace import TraceTree
-from fluoroscope.runtime import tune_runtime
+from fluoroscope.runtime import HELPERS_UNAVAILABLE, helper_pool
 from fluoroscope.store import summary_codec
 from fluoroscope.store.types import TraceRecord, record_of, service_rows
 
@@ -73,17 +71,22 @@ class Summarized:
     counted: Contribution | None
 
 
-def summarize_revision(
-    revision: Revision, classify: Classify, into: Contribution | None
-) -> tuple[TraceSummary, Summarized]:
-    """Summarise one revision; its contribution is also added into ``into`` when given."""
-    summary = summarize(
+def summary_of(revision: Revision) -> TraceSummary:
+    """The summary of one revision of a trace."""
+    return summarize(
         revision.trace_id,
         TraceTree(revision.segments),
         revision.revision,
         limit_exceeded=revision.limit_exceeded,
     )
-    return summary, lay_out(summary, classify(summary), revision.weight, into)
+
+
+def summarize_revision(
+    revision: Revision, classify: Classify, into: Contribution | None
+) -> Summarized:
+    """Summarise one revision; its contribution is also added into ``into`` when given."""
+    summary = summary_of(revision)
+    return lay_out(summary, classify(summary), revision.weight, into)
 
 
 def lay_out(
@@ -199,13 +202,8 @@ class Summaries:
             return None
         if self._pool is None:
             try:
-                self._pool = ProcessPoolExecutor(
-                    self.processes,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_start_helper,
-                )
-            except (OSError, ImportError, NotImplementedError) as exc:
-                # No working semaphores (a read-only /dev/shm, some sandboxes).
+                self._pool = helper_pool(self.processes, tuned=True)
+            except HELPERS_UNAVAILABLE as exc:
                 log.warning("cannot start summary processes (%s); summarising here", exc)
                 self.processes = 0
                 return None
@@ -226,7 +224,7 @@ class Summaries:
         out: list[Summarized | None] = []
         for revision in revisions:
             try:
-                out.append(summarize_revision(revision, self._classify, graph)[1])
+                out.append(summarize_revision(revision, self._classify, graph))
             except Exception:  # a bug must cost one trace, never the pipeline
                 log.exception("cannot summarise trace %s", revision.trace_id)
                 out.append(None)
@@ -285,7 +283,7 @@ def summarize_shared(payload: bytes, definitions: tuple[GroupDefinition, ...]) -
     records: list[tuple[TraceRecord, list[str]] | None] = []
     for revision in _REVISIONS.decode(payload):
         try:
-            summarized = summarize_revision(revision, classify, graph)[1]
+            summarized = summarize_revision(revision, classify, graph)
         except Exception:  # the collector summarises nothing twice; it drops this change
             log.exception("cannot summarise trace %s", revision.trace_id)
             records.append(None)
@@ -302,9 +300,3 @@ def _classifier(definitions: tuple[GroupDefinition, ...]) -> Classify:
 
 def _ready() -> None:
     """On a helper: nothing; answering shows the helper has started."""
-
-
-def _start_helper() -> None:
-    # Ctrl-C reaches the whole process group; the collector stops its helpers itself.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    tune_runtime()

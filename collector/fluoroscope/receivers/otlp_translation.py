@@ -11,8 +11,6 @@ too. With ``processes = 0`` it runs on threads of the collector instead.
 import asyncio
 import base64
 import logging
-import multiprocessing
-import signal
 from collections import Counter
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -24,6 +22,7 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from fluoroscope.runtime import HELPERS_UNAVAILABLE, helper_pool
 from fluoroscope.translate.otlp import spans_to_documents
 
 PROTOBUF = "application/x-protobuf"
@@ -102,13 +101,8 @@ class Translator:
         pool = self._pool
         if pool is None:
             try:
-                pool = self._pool = ProcessPoolExecutor(
-                    self._processes,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_ignore_interrupts,
-                )
-            except (OSError, ImportError, NotImplementedError) as exc:
-                # No working semaphores (a read-only /dev/shm, some sandboxes): use threads.
+                pool = self._pool = helper_pool(self._processes)
+            except HELPERS_UNAVAILABLE as exc:
                 log.warning("cannot start OTLP translation processes (%s); using threads", exc)
                 self._processes = 0
                 return await loop.run_in_executor(self._threads, translate, body, encoding, indexed)
@@ -126,11 +120,6 @@ class Translator:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _ignore_interrupts() -> None:
-    # Ctrl-C reaches the whole process group; the collector stops its helpers itself.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId")
