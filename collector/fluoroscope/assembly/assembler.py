@@ -8,16 +8,23 @@ is most likely whole, and writing it at once makes it queryable sooner without r
 traces that are still filling in. The store is the source of truth: a trace
 that is not in memory (never seen, evicted, or from before a restart) is merged with what the
 store already holds before it is written, so late documents continue a trace correctly.
+Summarising for the store is :mod:`.summaries`, that merge :mod:`.reload`, and the choice of
+what to forget :func:`.in_flight.evictable`; this module keeps the buffer's state.
 """
 
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
-from fluoroscope.assembly.decisions import STORED, Verdict
+from fluoroscope.assembly.decisions import Verdict
 from fluoroscope.assembly.gate import SamplingGate
-from fluoroscope.assembly.in_flight import AssemblyLimits, AssemblyStats, InFlightTrace
+from fluoroscope.assembly.in_flight import (
+    AssemblyLimits,
+    AssemblyStats,
+    InFlightTrace,
+    evictable,
+)
+from fluoroscope.assembly.reload import merge_stored
 from fluoroscope.assembly.summaries import (
     Revision,
     Summaries,
@@ -26,30 +33,16 @@ from fluoroscope.assembly.summaries import (
     recount,
     summary_of,
 )
-from fluoroscope.errors import DocumentError
-from fluoroscope.filters.groups import GroupDefinition
+from fluoroscope.filters.groups import Groups
 from fluoroscope.model.segment import Document
-from fluoroscope.model.statistics import Contribution, add_into, contribution, difference
-from fluoroscope.model.summary import TraceSummary, summarize
-from fluoroscope.model.trace import Completeness, TraceTree, supersedes
+from fluoroscope.model.statistics import Contribution, add_into, difference
+from fluoroscope.model.summary import TraceSummary
+from fluoroscope.model.trace import Completeness, supersedes
 from fluoroscope.store.store import TraceSink
 from fluoroscope.store.types import TraceWrite
 from fluoroscope.telemetry import Registry
-from fluoroscope.translate.xray_json import parse_document
 
 log = logging.getLogger(__name__)
-
-
-class Groups(Protocol):
-    """The groups traces are classified into (for the service graph's group statistics)."""
-
-    def classify(self, summary: TraceSummary) -> list[str]:
-        """The names of the groups the trace belongs to."""
-        ...
-
-    def definitions(self) -> tuple[GroupDefinition, ...]:
-        """Every group, for classifying in helper processes."""
-        ...
 
 
 class Assembler:
@@ -379,46 +372,10 @@ class Assembler:
             if earlier is None:
                 continue
             self.stats.reloaded.inc()
-            if trace.verdict is None:
-                # Stored means kept: later documents of a kept trace are kept.
-                trace.verdict = Verdict(True, earlier.sampled_by, earlier.probability, STORED)
-            merged: dict[str, Document] = {}
-            for raw in earlier.documents:
-                try:
-                    documents = parse_document(raw)
-                except DocumentError:  # stored by an older version with other rules
-                    log.warning("skipping a stored document of trace %s", trace.trace_id)
-                    continue
-                for document in documents:
-                    document.raw = None
-                    merged[document.id] = document
-            if merged:
-                stored_tree = TraceTree([d.segment for d in merged.values()])
-                stored_summary = summarize(trace.trace_id, stored_tree, earlier.revision)
-                trace.counted = contribution(
-                    stored_summary.facts,
-                    self._classify(stored_summary),
-                    trace.verdict.weight if trace.verdict else 1.0,
-                )
-            for document in trace.documents.values():
-                old = merged.get(document.id)
-                if old is not None:
-                    if not supersedes(old.segment, document.segment):
-                        stale = trace.pending.pop(document.id, None)
-                        if stale is not None:
-                            self.pending_bytes -= stale.size
-                        trace.revision -= 1
-                        self.stats.stale.inc()
-                        continue
-                    del merged[old.id]
-                merged[document.id] = document
-            self.bytes -= trace.size
-            trace.documents = merged
-            trace.size = sum(d.size for d in merged.values())
-            self.bytes += trace.size
-            trace.revision += earlier.revision
-            trace.rowid = earlier.rowid
-            trace.over_limit = earlier.limit_exceeded or trace.size > self._limits.max_trace_bytes
+            merged = merge_stored(trace, earlier, self._classify, self._limits.max_trace_bytes)
+            self.bytes += merged.size_change
+            self.pending_bytes -= merged.stale_bytes
+            self.stats.stale.inc(merged.stale)
 
     def _classify(self, summary: TraceSummary) -> list[str]:
         """ "" (all traces) and the names of the groups whose filters the trace matches."""
@@ -428,37 +385,15 @@ class Assembler:
 
     def evict(self) -> None:
         """Forget stored traces that are done, idle, or over the memory bounds (oldest first)."""
-        now = self._now()
-        committed = self._sink.committed_seq
-        limits = self._limits
-        linger = limits.complete_linger_s
-        idle = limits.idle_timeout_s
-        oldest_useful = min(linger, idle)
-        count = len(self._traces)
-        size = self.bytes
-        victims = []
-        for trace in self._traces.values():
-            age = now - trace.updated
-            over = count > limits.max_traces or size > limits.max_bytes
-            if age < oldest_useful and not over:
-                break  # everything after this one was updated more recently
-            if trace.verdict is None:
-                continue  # waits for its sampling decision; flush decides it under pressure
-            if trace.written_seq > committed or trace.trace_id in self._changed:
-                # Not durable yet, so a reload could miss it; traces after it were updated
-                # later, so they were written no earlier: none of them is durable either.
-                break
-            if trace.completeness is Completeness.COMPLETE and age >= linger:
-                self.stats.evicted_complete.inc()
-            elif age >= idle:
-                self.stats.evicted_idle.inc()
-            elif over:
-                self.stats.evicted_pressure.inc()
-            else:
-                continue
-            victims.append(trace)
-            count -= 1
-            size -= trace.size
+        victims = evictable(
+            self._traces.values(),
+            self._changed,
+            self._now(),
+            self._sink.committed_seq,
+            self._limits,
+            self.bytes,
+            self.stats,
+        )
         for trace in victims:
             self._forget(trace)
 

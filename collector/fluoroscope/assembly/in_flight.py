@@ -1,5 +1,7 @@
-"""What the assembler keeps per trace, the bounds on all of it, and its counters."""
+"""What the assembler keeps per trace, the bounds on all of it, its counters, and which traces
+it may forget."""
 
+from collections.abc import Collection, Container
 from dataclasses import dataclass
 
 from fluoroscope.assembly.decisions import KEEP_ALL, Verdict
@@ -118,3 +120,48 @@ class InFlightTrace:
     def pending_size(self) -> int:
         """Bytes of the documents not yet written."""
         return sum(document.size for document in self.pending.values())
+
+
+def evictable(
+    traces: Collection[InFlightTrace],
+    changed: Container[str],
+    now: float,
+    committed: int,
+    limits: AssemblyLimits,
+    size: int,
+    stats: AssemblyStats,
+) -> list[InFlightTrace]:
+    """The traces (oldest first) that are stored and done, idle, or over the memory bounds
+    together; each counted in ``stats`` by reason.
+
+    ``traces`` are in order of last update, ``changed`` names those not written since, and
+    ``size`` is the bytes of them all.
+    """
+    linger = limits.complete_linger_s
+    idle = limits.idle_timeout_s
+    oldest_useful = min(linger, idle)
+    count = len(traces)
+    victims = []
+    for trace in traces:
+        age = now - trace.updated
+        over = count > limits.max_traces or size > limits.max_bytes
+        if age < oldest_useful and not over:
+            break  # everything after this one was updated more recently
+        if trace.verdict is None:
+            continue  # waits for its sampling decision; flush decides it under pressure
+        if trace.written_seq > committed or trace.trace_id in changed:
+            # Not durable yet, so a reload could miss it; traces after it were updated
+            # later, so they were written no earlier: none of them is durable either.
+            break
+        if trace.completeness is Completeness.COMPLETE and age >= linger:
+            stats.evicted_complete.inc()
+        elif age >= idle:
+            stats.evicted_idle.inc()
+        elif over:
+            stats.evicted_pressure.inc()
+        else:
+            continue
+        victims.append(trace)
+        count -= 1
+        size -= trace.size
+    return victims

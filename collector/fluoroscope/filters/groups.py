@@ -4,6 +4,8 @@ A :class:`Classifier` is built from plain definitions (name, ARN, filter text), 
 helper process summarising traces classifies them exactly as the collector's own thread does.
 """
 
+from typing import Protocol
+
 from fluoroscope.errors import FilterSyntaxError
 from fluoroscope.filters.ast import Node
 from fluoroscope.filters.evaluate import Predicate, predicate
@@ -12,6 +14,18 @@ from fluoroscope.model.summary import TraceSummary
 
 # (name, ARN, filter expression or None: the group takes every trace).
 GroupDefinition = tuple[str, str, str | None]
+
+
+class Groups(Protocol):
+    """The groups traces are classified into (for the service graph's group statistics)."""
+
+    def classify(self, summary: TraceSummary) -> list[str]:
+        """The names of the groups the trace belongs to."""
+        ...
+
+    def definitions(self) -> tuple[GroupDefinition, ...]:
+        """Every group, for classifying in helper processes."""
+        ...
 
 
 def _never(summary: TraceSummary) -> bool:
