@@ -2,9 +2,11 @@
 
 Two collectors take the same traces through boto3's PutTraceSegments, in batches large enough
 for the first to hand shares to its helper: summaries, the service graph and a group's graph
-read back through boto3 must be the same from both.
+read back through boto3 must be the same from both. So must the traces that tail sampling
+keeps, which the helper decides for the traces it summarises.
 """
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +23,12 @@ TRACES = 300
 PUT_BATCH = 200
 SHARED = "fluoroscope_summary_shared_traces_total"
 WARM_UP_ATTEMPTS = 40
+DECIDED = "fluoroscope_sampling_traces_total"
+TAIL_RULES = [
+    {"name": "faults", "filter": "fault", "keep": 0.5},
+    {"name": "throttled", "filter": "throttle"},
+]
+NO_RULE = "(no rule matched)"
 
 
 def _trace(window: int, number: int) -> list[dict[str, Any]]:
@@ -56,16 +64,25 @@ def _trace(window: int, number: int) -> list[dict[str, Any]]:
     return [front, back]
 
 
-def _start_helper(collector: Collector, client: Any, window: int) -> None:
+def _start_helper(collector: Collector, client: Any, window: int) -> int:
     """Put flushes of 100 one-segment traces, early in ``window``, until the collector shares
     one with its helper (the first flushes are summarised in the collector while the helper
-    starts)."""
+    starts); how many traces that took."""
     for attempt in range(WARM_UP_ATTEMPTS):
         _put(client, [segment(new_trace_id(window + attempt)) for _ in range(PUT_BATCH // 2)])
         if collector.metrics().value(SHARED) > 0:
-            return
+            return (attempt + 1) * PUT_BATCH // 2
         time.sleep(0.25)
     raise AssertionError("the summary process never took a share")
+
+
+def _tail_decisions(collector: Collector) -> dict[tuple[str, str], float]:
+    metrics = collector.metrics()
+    return {
+        (rule, verdict): metrics.value(DECIDED, stage="tail", rule=rule, verdict=verdict)
+        for rule in ("faults", "throttled", NO_RULE)
+        for verdict in ("kept", "dropped")
+    }
 
 
 def _put(client: Any, documents: list[dict[str, Any]]) -> None:
@@ -76,9 +93,8 @@ def _put(client: Any, documents: list[dict[str, Any]]) -> None:
         )
 
 
-@pytest.fixture(scope="module")
-def pair(
-    make_module_collector: Callable[..., Collector],
+def _pair(
+    make_module_collector: Callable[..., Collector], **settings: str
 ) -> tuple[list[tuple[Collector, Any]], int]:
     """(collector with one summary process, collector without) with the same traces."""
     warm_up = new_window()  # an hour before the one compared
@@ -86,20 +102,46 @@ def pair(
     documents = [d for number in range(TRACES) for d in _trace(window, number)]
     out = []
     for processes in ("1", "0"):
-        collector = make_module_collector(FLUOROSCOPE_ASSEMBLY_SUMMARY_PROCESSES=processes)
+        collector = make_module_collector(
+            FLUOROSCOPE_ASSEMBLY_SUMMARY_PROCESSES=processes, **settings
+        )
         client = xray_client(collector.endpoint_url)
         client.create_group(GroupName="faults", FilterExpression="fault")
-        if processes == "1":
-            _start_helper(collector, client, warm_up)
+        warm_ups = _start_helper(collector, client, warm_up) if processes == "1" else 0
         _put(client, documents)
-        eventually(
-            lambda client=client: (
-                len(summaries(client, StartTime=window, EndTime=window + 3_600)) == TRACES or None
-            ),
-            f"{TRACES} traces",
-        )
+        if "FLUOROSCOPE_SAMPLING_TAIL_RULES" in settings:
+            eventually(
+                lambda collector=collector, warm_ups=warm_ups: (
+                    sum(_tail_decisions(collector).values()) == TRACES + warm_ups or None
+                ),
+                f"{TRACES} traces decided",
+            )
+        else:
+            eventually(
+                lambda client=client: (
+                    len(summaries(client, StartTime=window, EndTime=window + 3_600)) == TRACES
+                    or None
+                ),
+                f"{TRACES} traces",
+            )
         out.append((collector, client))
     return out, window
+
+
+@pytest.fixture(scope="module")
+def pair(
+    make_module_collector: Callable[..., Collector],
+) -> tuple[list[tuple[Collector, Any]], int]:
+    """(collector with one summary process, collector without) with the same traces."""
+    return _pair(make_module_collector)
+
+
+@pytest.fixture(scope="module")
+def tail_pair(
+    make_module_collector: Callable[..., Collector],
+) -> tuple[list[tuple[Collector, Any]], int]:
+    """The same, both with tail sampling that keeps half the faults and every throttle."""
+    return _pair(make_module_collector, FLUOROSCOPE_SAMPLING_TAIL_RULES=json.dumps(TAIL_RULES))
 
 
 def test_the_helper_took_shares(pair: Any) -> None:
@@ -143,6 +185,39 @@ def test_service_graphs_are_the_same(pair: Any, group: str | None) -> None:
     names = {service["Name"] for service in graphs[0]}
     assert {"front", "back"} <= names
     assert graphs[0] == graphs[1]
+
+
+def test_tail_sampling_keeps_the_same_traces(tail_pair: Any) -> None:
+    """The helper decides the traces it summarises as the collector does: the same traces are
+    kept, with the same summaries and graph, and the same verdicts are counted."""
+    collectors, window = tail_pair
+    helped = collectors[0][0]
+    found = [
+        sorted(
+            summaries(client, StartTime=window, EndTime=window + 3_600),
+            key=lambda summary: str(summary["Id"]),
+        )
+        for _, client in collectors
+    ]
+    request: dict[str, Any] = {"StartTime": window, "EndTime": window + 3_600}
+    graphs = [
+        sorted(client.get_service_graph(**request)["Services"], key=lambda s: s["ReferenceId"])
+        for _, client in collectors
+    ]
+    decisions = [_tail_decisions(collector) for collector, _ in collectors]
+
+    assert helped.metrics().value(SHARED) > 0
+    assert helped.metrics().value("fluoroscope_summary_helper_failures_total") == 0
+    throttled = TRACES // 4  # status 429
+    assert decisions[0][("throttled", "kept")] == decisions[1][("throttled", "kept")] == throttled
+    faults_kept = decisions[1][("faults", "kept")]
+    assert 0 < faults_kept < TRACES // 4
+    assert decisions[0][("faults", "kept")] == faults_kept
+    assert decisions[0][("faults", "dropped")] == decisions[1][("faults", "dropped")]
+    assert len(found[0]) == throttled + faults_kept
+    assert found[0] == found[1]
+    assert graphs[0] == graphs[1]
+    assert {"front", "back"} <= {service["Name"] for service in graphs[0]}
 
 
 def test_the_console_scripts_helpers_do_not_load_the_command_line(

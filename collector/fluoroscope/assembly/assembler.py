@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from fluoroscope.assembly.decisions import Verdict
+from fluoroscope.assembly.decisions import Verdict, kept
 from fluoroscope.assembly.gate import SamplingGate
 from fluoroscope.assembly.in_flight import (
     AssemblyLimits,
@@ -29,6 +29,8 @@ from fluoroscope.assembly.summaries import (
     Revision,
     Summaries,
     Summarized,
+    TailCall,
+    Withheld,
     lay_out,
     recount,
     summary_of,
@@ -66,6 +68,7 @@ class Assembler:
             registry,
             self._classify,
             groups.definitions if groups is not None else tuple,
+            tail=gate.tail if gate is not None else None,
         )
         self._limits = limits
         self._now = now
@@ -183,25 +186,24 @@ class Assembler:
                 log.exception("cannot sample trace %s; dropping its changes", trace.trace_id)
                 self._failed(trace)
                 continue
-            if trace.verdict is None or trace.was_counted:
-                # The tail stage needs the summary, a revision its old contribution: both here.
-                here.append(trace)
-            else:
-                first.append(trace)
-        finish = self.summaries.start([self._revision(t) for t in first], graph)
+            # A revision of a written trace is diffed against its old contribution: here.
+            (here if trace.was_counted else first).append(trace)
+        revisions = [self._revision(t, self._tail_call(t, now, hurry)) for t in first]
+        finish = self.summaries.start(revisions, graph)
         for trace in here:
             try:
-                summarized = self._summarize_here(trace, now, hurry, graph)
+                done.append((trace, self._summarize_again(trace, graph)))
             except Exception:  # a bug must cost one trace, never the pipeline
                 log.exception("cannot summarise trace %s; dropping its changes", trace.trace_id)
                 self._failed(trace)
-                continue
-            if summarized is not None:
-                done.append((trace, summarized))
         for trace, result in zip(first, finish(), strict=True):
             if result is None:
                 self._failed(trace)
+            elif isinstance(result, Withheld):
+                self._withhold(trace, result.verdict)
             else:
+                if result.tail is not None:
+                    self._tail_kept(trace, result.tail)
                 done.append((trace, result))
         writes = []
         for trace, summarized in done:
@@ -245,27 +247,27 @@ class Assembler:
             self._ready.clear()
         return len(writes)
 
-    def _revision(self, trace: InFlightTrace) -> Revision:
+    def _tail_call(self, trace: InFlightTrace, now: float, hurry: bool) -> TailCall | None:
+        """What the tail stage needs to decide a trace past its head stage (None if decided)."""
+        if trace.verdict is not None:
+            return None
+        assert self._gate is not None
+        return TailCall(hurry or now - trace.first_seen >= self._gate.wait_s, trace.head)
+
+    def _revision(self, trace: InFlightTrace, tail: TailCall | None = None) -> Revision:
         return Revision(
             trace.trace_id,
             trace.revision,
             trace.over_limit,
             trace.weight,
             [d.segment for d in trace.documents.values()],
+            tail,
         )
 
-    def _summarize_here(
-        self, trace: InFlightTrace, now: float, hurry: bool, graph: Contribution
-    ) -> Summarized | None:
-        """Summarise a revision of a written trace, or one the tail stage decides (None when
-        it drops the trace or waits)."""
+    def _summarize_again(self, trace: InFlightTrace, graph: Contribution) -> Summarized:
+        """Summarise a revision of a written trace, adding what changed into ``graph``."""
         summary = summary_of(self._revision(trace))
-        if trace.verdict is None and not self._tail_keeps(trace, summary, now, hurry):
-            return None
         groups = self._classify(summary)
-        if not trace.was_counted:
-            # First counted: its whole contribution goes into the batch as it is made.
-            return lay_out(summary, groups, trace.weight, graph)
         old = self._counted(trace)
         summarized = lay_out(summary, groups, trace.weight, None)
         assert summarized.counted is not None
@@ -322,26 +324,22 @@ class Assembler:
             return False
         trace.head = verdict
         if gate.tail is None:
-            trace.verdict = gate.kept(verdict, None)
+            trace.verdict = kept(verdict, None)
         return True
 
-    def _tail_keeps(
-        self, trace: InFlightTrace, summary: TraceSummary, now: float, hurry: bool
-    ) -> bool:
-        """Whether an undecided trace, past its head stage, is kept (and so written now)."""
-        gate = self._gate
-        assert gate is not None
-        assert gate.tail is not None
-        waited = hurry or now - trace.first_seen >= gate.wait_s
-        if summary.completeness is not Completeness.COMPLETE and not waited:
+    def _withhold(self, trace: InFlightTrace, verdict: Verdict | None) -> None:
+        """A trace the tail stage dropped (``verdict``) or left waiting (None)."""
+        if verdict is None:
             self._wait(trace)
-            return False
-        verdict = gate.decide_tail(summary)
-        if not verdict.kept:
-            self._drop(trace, verdict)
-            return False
-        trace.verdict = gate.kept(trace.head, verdict)
-        return True
+            return
+        assert self._gate is not None
+        self._gate.decided_tail(verdict)
+        self._drop(trace, verdict)
+
+    def _tail_kept(self, trace: InFlightTrace, verdict: Verdict) -> None:
+        assert self._gate is not None
+        self._gate.decided_tail(verdict)
+        trace.verdict = kept(trace.head, verdict)
 
     def _wait(self, trace: InFlightTrace) -> None:
         self._unchange(trace)

@@ -37,6 +37,16 @@ class Verdict(NamedTuple):
 KEEP_ALL = Verdict(True, "", 1.0, "")
 
 
+def kept(head: Verdict | None, tail: Verdict | None) -> Verdict:
+    """The verdict recorded on a kept trace: the deciding rule, and the chance it had of being
+    kept through both stages (the product of their probabilities)."""
+    decider = tail or head
+    assert decider is not None
+    if head is None or tail is None:
+        return decider
+    return Verdict(True, decider.rule, head.probability * tail.probability, decider.stage)
+
+
 def uniform_draw(trace_id: str, salt: bytes) -> float:
     """A number in [0, 1) fixed by the trace id; ``salt`` makes head and tail draws independent."""
     digest = hashlib.blake2b(trace_id.encode(), digest_size=8, key=salt).digest()

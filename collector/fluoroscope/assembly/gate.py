@@ -12,7 +12,6 @@ from fluoroscope.assembly.decisions import DecisionMemory, Verdict
 from fluoroscope.assembly.head_sampling import HeadSampler
 from fluoroscope.assembly.tail_sampling import TailSampler
 from fluoroscope.model.segment import Document
-from fluoroscope.model.summary import TraceSummary
 from fluoroscope.telemetry import Registry
 
 
@@ -57,20 +56,9 @@ class SamplingGate:
             self._count(verdict)
         return verdict
 
-    def decide_tail(self, summary: TraceSummary) -> Verdict:
-        """The tail stage's verdict (only called with a tail sampler)."""
-        assert self.tail is not None
-        verdict = self.tail.decide(summary)
+    def decided_tail(self, verdict: Verdict) -> None:
+        """Count a verdict of the tail stage (made where the trace was summarised)."""
         self._count(verdict)
-        return verdict
-
-    def kept(self, head: Verdict | None, tail: Verdict | None) -> Verdict:
-        """The verdict recorded on a kept trace (the store answers for its later documents)."""
-        decider = tail or head
-        assert decider is not None
-        if head is None or tail is None:
-            return decider
-        return Verdict(True, decider.rule, head.probability * tail.probability, decider.stage)
 
     def dropped(self, trace_id: str, verdict: Verdict, documents: int) -> None:
         """Remember a trace dropped with ``documents`` documents in hand."""

@@ -9,8 +9,11 @@ meanwhile, and then takes the helpers' records back. A helper returns plain rows
 contribution of each trace is recomputed from its stored summary only if a later revision of
 the trace needs it (:func:`recount`).
 
-Traces written before (their new contribution is diffed against the old one) and traces whose
-tail-sampling verdict waits on their summary are always summarised on the pipeline thread.
+A trace the tail-sampling stage has to decide is decided where it is summarised, since the
+verdict depends on the summary alone: the rules and the draw are pure functions of it. A trace
+it drops or leaves waiting adds nothing to the graph, and its verdict comes back to be counted.
+Traces written before (their new contribution is diffed against the old one) are always
+summarised on the pipeline thread.
 """
 
 import functools
@@ -22,11 +25,13 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import msgspec
 
+from fluoroscope.assembly.decisions import Verdict, kept
+from fluoroscope.assembly.tail_sampling import TailSampler, TailSpec
 from fluoroscope.filters.groups import Classifier, GroupDefinition
 from fluoroscope.model.segment import Segment
 from fluoroscope.model.statistics import Contribution, StatKey, add_into, contribution
 from fluoroscope.model.summary import TraceSummary, summarize
-from fluoroscope.model.trace import TraceTree
+from fluoroscope.model.trace import Completeness, TraceTree
 from fluoroscope.runtime import HELPERS_UNAVAILABLE, helper_pool
 from fluoroscope.store import summary_codec
 from fluoroscope.store.types import TraceRecord, record_of, service_rows
@@ -48,6 +53,15 @@ MAX_FAILURES_IN_A_ROW = 3
 Classify = Callable[[TraceSummary], list[str]]
 
 
+class TailCall(NamedTuple):
+    """What the tail stage needs besides the summary of a trace it decides."""
+
+    # Whether the trace's decision wait is over: an incomplete trace is then decided as it is.
+    waited: bool
+    # The head stage's verdict, if it decided first (its probability multiplies the tail's).
+    head: Verdict | None
+
+
 class Revision(NamedTuple):
     """What summarising one trace revision needs: plain values and segment views."""
 
@@ -55,9 +69,11 @@ class Revision(NamedTuple):
     revision: int
     limit_exceeded: bool
     # How many traces the trace stands for in the graph's statistics (1 / its sampling
-    # probability).
+    # probability); for a trace the tail stage decides, its verdict sets that.
     weight: float
     segments: list[Segment]
+    # Set when the trace waits on the tail stage's verdict.
+    tail: TailCall | None = None
 
 
 @dataclass(slots=True)
@@ -69,6 +85,19 @@ class Summarized:
     groups: list[str]
     # Its whole contribution; None when a helper made it (see recount).
     counted: Contribution | None
+    # The tail stage's verdict, when this revision was the one it decided on.
+    tail: Verdict | None = None
+
+
+class Withheld(NamedTuple):
+    """A revision the tail stage does not let through: the verdict that dropped the trace, or
+    None while an incomplete trace waits."""
+
+    verdict: Verdict | None
+
+
+# What summarising a revision gives; None marks one that could not be summarised (a bug).
+Outcome = Summarized | Withheld | None
 
 
 def summary_of(revision: Revision) -> TraceSummary:
@@ -82,11 +111,27 @@ def summary_of(revision: Revision) -> TraceSummary:
 
 
 def summarize_revision(
-    revision: Revision, classify: Classify, into: Contribution | None
-) -> Summarized:
-    """Summarise one revision; its contribution is also added into ``into`` when given."""
+    revision: Revision,
+    classify: Classify,
+    into: Contribution | None,
+    tail: TailSampler | None = None,
+) -> Summarized | Withheld:
+    """Summarise one revision, deciding it by ``tail`` if it waits on the tail stage; its
+    contribution is also added into ``into`` when given (unless it is withheld)."""
     summary = summary_of(revision)
-    return lay_out(summary, classify(summary), revision.weight, into)
+    call = revision.tail
+    if call is None:
+        return lay_out(summary, classify(summary), revision.weight, into)
+    if tail is None:
+        raise ValueError("a revision waits on the tail stage, but there is no tail sampler")
+    if summary.completeness is not Completeness.COMPLETE and not call.waited:
+        return Withheld(None)
+    verdict = tail.decide(summary)
+    if not verdict.kept:
+        return Withheld(verdict)
+    summarized = lay_out(summary, classify(summary), kept(call.head, verdict).weight, into)
+    summarized.tail = verdict
+    return summarized
 
 
 def lay_out(
@@ -103,8 +148,10 @@ def recount(summary: str, groups: list[str], weight: float) -> Contribution:
     return contribution(summary_codec.decode(summary).facts, groups, weight)
 
 
-# What crosses to a helper and back.
-_Shared = tuple[list[tuple[TraceRecord, list[str]] | None], list[tuple[StatKey, list[float]]]]
+# What crosses to a helper and back: per revision, its record (None when withheld), groups and
+# tail verdict, or None; then the share's contributions summed.
+_Result = tuple[TraceRecord | None, list[str], Verdict | None]
+_Shared = tuple[list[_Result | None], list[tuple[StatKey, list[float]]]]
 _ENCODER = msgspec.msgpack.Encoder()
 _REVISIONS = msgspec.msgpack.Decoder(list[Revision])
 _SHARED = msgspec.msgpack.Decoder(_Shared)
@@ -125,11 +172,13 @@ class Summaries:
         classify: Classify,
         definitions: Callable[[], tuple[GroupDefinition, ...]] = tuple,
         *,
+        tail: TailSampler | None = None,
         min_shared: int = MIN_SHARED,
     ) -> None:
         self.processes = processes
         self._classify = classify
         self._definitions = definitions
+        self._tail = tail
         self._min_shared = min_shared
         self._pool: ProcessPoolExecutor | None = None
         # Calls that answer once the helpers have started (see _ready_pool).
@@ -147,12 +196,13 @@ class Summaries:
 
     def start(
         self, revisions: Sequence[Revision], graph: Contribution
-    ) -> Callable[[], list[Summarized | None]]:
+    ) -> Callable[[], list[Outcome]]:
         """Hand out shares of ``revisions``; the returned function summarises the rest here
         and then collects the helpers' shares.
 
         Results come in the order of ``revisions``; None marks one that could not be
-        summarised (a bug, logged). Every contribution is added into ``graph``.
+        summarised (a bug, logged). Every contribution of a revision written is added into
+        ``graph``.
         """
         pool = self._ready_pool(len(revisions))
         if pool is None:
@@ -161,16 +211,17 @@ class Summaries:
         size = -(-len(revisions) // (self.processes + 1))
         shares = [revisions[i : i + size] for i in range(size, len(revisions), size)]
         definitions = self._definitions()
+        rules = self._tail.specs if self._tail is not None else ()
         try:
             futures = [
-                pool.submit(summarize_shared, _ENCODER.encode(share), definitions)
+                pool.submit(summarize_shared, _ENCODER.encode(share), definitions, rules)
                 for share in shares
             ]
         except Exception as exc:  # a helper died since the last flush (a broken pool)
             self._failed(exc)
             return lambda: self._here(revisions, graph)
 
-        def finish() -> list[Summarized | None]:
+        def finish() -> list[Outcome]:
             out = self._here(revisions[:size], graph)
             pool_failed = False
             for share, future in zip(shares, futures, strict=True):
@@ -220,11 +271,11 @@ class Summaries:
                 return None
         return self._pool
 
-    def _here(self, revisions: Sequence[Revision], graph: Contribution) -> list[Summarized | None]:
-        out: list[Summarized | None] = []
+    def _here(self, revisions: Sequence[Revision], graph: Contribution) -> list[Outcome]:
+        out: list[Outcome] = []
         for revision in revisions:
             try:
-                out.append(summarize_revision(revision, self._classify, graph))
+                out.append(summarize_revision(revision, self._classify, graph, self._tail))
             except Exception:  # a bug must cost one trace, never the pipeline
                 log.exception("cannot summarise trace %s", revision.trace_id)
                 out.append(None)
@@ -232,7 +283,7 @@ class Summaries:
 
     def _collect(
         self, share: Sequence[Revision], future: "Future[bytes]", graph: Contribution
-    ) -> list[Summarized | None] | None:
+    ) -> list[Outcome] | None:
         """A helper's results, or None when it failed (then the helpers are restarted)."""
         try:
             records, counted = _SHARED.decode(future.result(HELPER_TIMEOUT_S))
@@ -242,14 +293,18 @@ class Summaries:
         self._failures_in_a_row = 0
         self._shared.inc(len(share))
         add_into(graph, dict(counted))
-        out: list[Summarized | None] = []
+        out: list[Outcome] = []
         for revision, result in zip(share, records, strict=True):
             if result is None:
                 log.error("cannot summarise trace %s (see the summary process's log)",
                           revision.trace_id)  # fmt: skip
                 out.append(None)
+                continue
+            record, groups, verdict = result
+            if record is None:
+                out.append(Withheld(verdict))
             else:
-                out.append(Summarized(result[0], result[1], None))
+                out.append(Summarized(record, groups, None, verdict))
         return out
 
     def _failed(self, exc: BaseException) -> None:
@@ -276,19 +331,25 @@ class Summaries:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def summarize_shared(payload: bytes, definitions: tuple[GroupDefinition, ...]) -> bytes:
+def summarize_shared(
+    payload: bytes, definitions: tuple[GroupDefinition, ...], rules: tuple[TailSpec, ...]
+) -> bytes:
     """On a helper: summarise a share of a flush; its records, and its contributions summed."""
     classify = _classifier(definitions)
+    tail = _tail_sampler(rules)
     graph: Contribution = {}
-    records: list[tuple[TraceRecord, list[str]] | None] = []
+    records: list[_Result | None] = []
     for revision in _REVISIONS.decode(payload):
         try:
-            summarized = summarize_revision(revision, classify, graph)
+            outcome = summarize_revision(revision, classify, graph, tail)
         except Exception:  # the collector summarises nothing twice; it drops this change
             log.exception("cannot summarise trace %s", revision.trace_id)
             records.append(None)
             continue
-        records.append((summarized.record, summarized.groups))
+        if isinstance(outcome, Withheld):
+            records.append((None, [], outcome.verdict))
+        else:
+            records.append((outcome.record, outcome.groups, outcome.tail))
     return _ENCODER.encode((records, list(graph.items())))
 
 
@@ -296,6 +357,11 @@ def summarize_shared(payload: bytes, definitions: tuple[GroupDefinition, ...]) -
 def _classifier(definitions: tuple[GroupDefinition, ...]) -> Classify:
     groups = Classifier(definitions)
     return lambda summary: ["", *groups(summary)]
+
+
+@functools.lru_cache(maxsize=4)
+def _tail_sampler(rules: tuple[TailSpec, ...]) -> TailSampler | None:
+    return TailSampler.from_specs(rules) if rules else None
 
 
 def _ready() -> None:

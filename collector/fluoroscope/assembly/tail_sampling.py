@@ -33,6 +33,8 @@ class TailRule:
     name: str
     condition: Predicate | None
     probability: float
+    # The condition's filter expression, as configured.
+    filter: str | None
 
 
 class TailRuleError(ValueError):
@@ -67,8 +69,12 @@ def parse_rules(specs: Sequence[Mapping[str, Any]]) -> list[TailRule]:
         keep = spec.get("keep", 1.0)
         if isinstance(keep, bool) or not isinstance(keep, int | float) or not 0 <= keep <= 1:
             raise TailRuleError(f"rule {name!r}: 'keep' must be a probability from 0 to 1")
-        rules.append(TailRule(name, condition, float(keep)))
+        rules.append(TailRule(name, condition, float(keep), text))
     return rules
+
+
+# A rule as it crosses to a summary process: name, filter expression, probability.
+TailSpec = tuple[str, str | None, float]
 
 
 class TailSampler:
@@ -76,6 +82,21 @@ class TailSampler:
 
     def __init__(self, rules: Sequence[TailRule]) -> None:
         self.rules = list(rules)
+        self.specs: tuple[TailSpec, ...] = tuple(
+            (rule.name, rule.filter, rule.probability) for rule in self.rules
+        )
+
+    @classmethod
+    def from_specs(cls, specs: Sequence[TailSpec]) -> "TailSampler":
+        """The sampler whose :attr:`specs` these are (rebuilt in a summary process)."""
+        return cls(
+            parse_rules(
+                [
+                    {"name": name, "keep": keep} | ({} if text is None else {"filter": text})
+                    for name, text, keep in specs
+                ]
+            )
+        )
 
     def decide(self, summary: TraceSummary) -> Verdict:
         """The first matching rule's verdict; traces no rule matches are dropped."""

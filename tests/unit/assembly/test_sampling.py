@@ -8,6 +8,7 @@ import pytest
 from fluoroscope.assembly.decisions import DecisionMemory, Verdict, uniform_draw
 from fluoroscope.assembly.gate import SamplingGate
 from fluoroscope.assembly.head_sampling import HeadMode, HeadSampler, request_of
+from fluoroscope.assembly.summaries import Summaries
 from fluoroscope.assembly.tail_sampling import (
     NO_RULE,
     TailRuleError,
@@ -73,6 +74,34 @@ def gated(make_harness, clock):
         return make_harness(gate=gate, **limits)
 
     return make
+
+
+@pytest.fixture(params=[0, 1], ids=["here", "summary-process"])
+def sharing(request, gated):
+    """``gated``, run twice: summarising (and tail-deciding) on the pipeline thread, and with a
+    summary process that takes half of every flush of two traces or more."""
+    made = []
+
+    def make(*args: Any, **kwargs: Any):
+        harness = gated(*args, **kwargs)
+        if request.param:
+            assembler = harness.assembler
+            assembler.summaries = Summaries(
+                request.param,
+                harness.registry,
+                assembler._classify,
+                tail=assembler._gate.tail,
+                min_shared=2,
+            )
+            assert assembler.summaries.warm_up(60)
+            made.append(harness)
+        return harness
+
+    yield make
+    for harness in made:
+        harness.assembler.summaries.shutdown()
+        assert harness.counter("fluoroscope_summary_shared_traces") > 0, "nothing was shared"
+        assert harness.counter("fluoroscope_summary_helper_failures") == 0
 
 
 def stored(harness) -> set[str]:
@@ -238,9 +267,9 @@ def test_the_request_is_what_the_sdk_would_match(parse, make_document):
 # --- tail sampling ---------------------------------------------------------------------------
 
 
-def test_tail_rules_keep_faults_and_drop_the_rest(gated, make_document):
+def test_tail_rules_keep_faults_and_drop_the_rest(sharing, make_document):
     """The first matching rule decides; a trace no rule matches is dropped and counted."""
-    harness = gated(tail=[{"name": "faults", "filter": "fault"}])
+    harness = sharing(tail=[{"name": "faults", "filter": "fault"}])
     harness.add(make_document(id=ROOT, fault=True))
     harness.add(make_document(id=ROOT, trace_id=trace_id(2)))
 
@@ -253,9 +282,9 @@ def test_tail_rules_keep_faults_and_drop_the_rest(gated, make_document):
     assert harness.counter(DROPPED_DOCUMENTS, "tail") == 1
 
 
-def test_slow_traces_are_kept_by_a_duration_rule(gated, make_document):
+def test_slow_traces_are_kept_by_a_duration_rule(sharing, make_document):
     """ "Keep traces slower than 2 s" is the filter duration > 2."""
-    harness = gated(tail=[{"name": "slow", "filter": "duration > 2"}])
+    harness = sharing(tail=[{"name": "slow", "filter": "duration > 2"}])
     start = 1795579417.0
     harness.add(make_document(id=ROOT, start_time=start, end_time=start + 2.5))
     harness.add(make_document(id=ROOT, trace_id=trace_id(2), start_time=start, end_time=start + 1))
@@ -313,6 +342,40 @@ def test_a_waiting_trace_leaves_pending_bytes_until_it_changes_or_is_recalled(
     assert harness.assembler.pending_bytes == 0
 
 
+def test_one_flush_keeps_drops_and_leaves_waiting(sharing, make_document, clock):
+    """However a flush is shared out, each trace gets its own outcome: complete faults kept,
+    complete others dropped, traces in progress left waiting until they complete."""
+    harness = sharing(tail=[{"name": "faults", "filter": "fault"}])
+    for number in range(1, 41):
+        outcome = number % 4  # 0: fault, 1: ok, 2: fault in progress, 3: ok in progress
+        harness.add(
+            make_document(
+                id=ROOT,
+                trace_id=trace_id(number),
+                fault=outcome in (0, 2),
+                in_progress=outcome >= 2,
+            )
+        )
+    harness.assembler.flush()
+
+    faults = {trace_id(n) for n in range(1, 41) if n % 4 == 0}
+    assert stored(harness) == faults
+    assert harness.counter(*TRACES, "tail", NO_RULE, "dropped") == 10
+    assert harness.assembler.dirty == 20  # waiting, not decided
+
+    clock.advance(1.0)
+    for number in range(1, 41):
+        if number % 4 >= 2:
+            harness.add(make_document(id=ROOT, trace_id=trace_id(number), fault=number % 4 == 2))
+    harness.assembler.flush()
+
+    faults |= {trace_id(n) for n in range(1, 41) if n % 4 == 2}
+    assert stored(harness) == faults
+    assert harness.counter(*TRACES, "tail", "faults", "kept") == 20
+    assert harness.counter(*TRACES, "tail", NO_RULE, "dropped") == 20
+    assert harness.assembler.dirty == 0
+
+
 def test_a_waiting_trace_is_never_evicted_undecided(gated, make_document, clock):
     """Eviction skips traces that wait for a decision, however idle they are."""
     harness = gated(tail=[{"name": "all"}], idle_timeout_s=1.0)
@@ -325,9 +388,9 @@ def test_a_waiting_trace_is_never_evicted_undecided(gated, make_document, clock)
     assert harness.assembler.in_flight == 1
 
 
-def test_memory_pressure_decides_waiting_traces_early(gated, make_document):
+def test_memory_pressure_decides_waiting_traces_early(sharing, make_document):
     """Over the buffer's trace limit, waiting traces are decided now rather than lost."""
-    harness = gated(tail=[{"name": "all"}], max_traces=10)
+    harness = sharing(tail=[{"name": "all"}], max_traces=10)
     for number in range(1, 13):
         harness.add(make_document(id=ROOT, in_progress=True, trace_id=trace_id(number)))
 
@@ -366,10 +429,10 @@ def test_late_documents_of_a_kept_trace_are_kept_after_eviction(gated, make_docu
     assert harness.counter(*TRACES, "tail", "faults", "kept") == 1
 
 
-def test_a_probability_rule_keeps_a_share_by_trace_id(gated, make_document):
+def test_a_probability_rule_keeps_a_share_by_trace_id(sharing, make_document):
     """keep = 0.25 keeps about a quarter, always the same ones, recorded with 0.25."""
     specs = [{"name": "quarter", "keep": 0.25}]
-    first, second = gated(tail=specs), gated(tail=specs)
+    first, second = sharing(tail=specs), sharing(tail=specs)
     for number in range(1, 2001):
         document = make_document(id=ROOT, trace_id=trace_id(number))
         first.add(document)
@@ -384,24 +447,28 @@ def test_a_probability_rule_keeps_a_share_by_trace_id(gated, make_document):
     assert first.counter(*TRACES, "tail", "quarter", "dropped") == 2000 - len(stored(first))
 
 
-def test_graph_statistics_count_a_kept_trace_as_one_over_its_probability(gated, make_document):
+def test_graph_statistics_count_a_kept_trace_as_one_over_its_probability(sharing, make_document):
     """Node counts estimate what arrived: each trace kept with 0.25 counts four times, once."""
-    harness = gated(tail=[{"name": "quarter", "keep": 0.25}])
+    harness = sharing(tail=[{"name": "quarter", "keep": 0.25}])
+
+    def node_total() -> float:
+        return sum(values[4] for key, values in harness.sink.graph.items() if key[1] == "n")
+
     for number in range(1, 401):
         harness.add(make_document(id=ROOT, trace_id=trace_id(number)))
     harness.assembler.flush()
+    assert stored(harness)
+    assert node_total() == pytest.approx(4 * len(stored(harness)))
+
     for number in range(1, 401):  # resent documents change nothing
         harness.add(make_document(id=ROOT, trace_id=trace_id(number)))
     harness.assembler.flush()
-
-    node_totals = [values[4] for key, values in harness.sink.graph.items() if key[1] == "n"]
-    assert stored(harness)
-    assert sum(node_totals) == pytest.approx(4 * len(stored(harness)))
+    assert node_total() == pytest.approx(4 * len(stored(harness)))
 
 
-def test_head_and_tail_probabilities_multiply(gated, make_document):
+def test_head_and_tail_probabilities_multiply(sharing, make_document):
     """A trace kept by a 0.5 head rate and a 0.5 tail rule stands for four."""
-    harness = gated(
+    harness = sharing(
         rule("half", FixedRate=0.5, Priority=1), tail=[{"name": "half-again", "keep": 0.5}]
     )
     for number in range(1, 401):

@@ -8,13 +8,17 @@ from typing import Any
 import orjson
 import pytest
 
+from fluoroscope.assembly.decisions import HEAD, TAIL, Verdict
 from fluoroscope.assembly.summaries import (
     MAX_FAILURES_IN_A_ROW,
     Revision,
     Summaries,
     Summarized,
+    TailCall,
+    Withheld,
     recount,
 )
+from fluoroscope.assembly.tail_sampling import NO_RULE, TailSampler, parse_rules
 from fluoroscope.filters.groups import Classifier, GroupDefinition
 from fluoroscope.model.statistics import Contribution
 from fluoroscope.model.summary import TraceSummary
@@ -129,6 +133,52 @@ def test_a_helpers_contribution_is_recounted_from_its_stored_summary(shared, mak
         assert local is not None
         assert local.counted is not None
         assert same_graph(recount(result.record.summary, result.groups, weight), local.counted)
+
+
+def test_helpers_decide_the_tail_stage_as_it_is_decided_here(make_document):
+    """Traces waiting on the tail stage are decided where they are summarised: the same
+    verdicts, the same traces left waiting, the same records and graph, weighted by the head
+    and tail probabilities together."""
+    tail = TailSampler(
+        parse_rules(
+            [
+                {"name": "faults", "filter": "fault", "keep": 0.5},
+                {"name": "slow", "filter": "responsetime > 0.5"},
+            ]
+        )
+    )
+    head = Verdict(True, "half", 0.5, HEAD)
+    batch = []
+    for n, revision in enumerate(revisions(make_document, 60)):
+        batch.append(revision._replace(tail=TailCall(n % 5 == 0, head if n % 2 else None)))
+    for n in range(20):  # in progress: left waiting unless their wait is over
+        trace_id = f"1-6b065e19-{n + 1:022x}ff"
+        root = make_document(trace_id=trace_id, in_progress=True, fault=n % 2 == 0)
+        segments = [d.segment for d in parse_document(orjson.dumps(root))]
+        batch.append(Revision(trace_id, 1, False, 1.0, segments, TailCall(n % 4 == 0, None)))
+    here = Summaries(0, Registry(), classify, tail=tail)
+    helped = Summaries(1, Registry(), classify, lambda: GROUPS, tail=tail, min_shared=2)
+    warm(helped)
+    try:
+        expected, expected_graph = run(here, batch)
+        results, graph = run(helped, batch)
+    finally:
+        helped.shutdown()
+
+    def outcome(result: Summarized | Withheld | None) -> object:
+        if isinstance(result, Summarized):
+            return ("written", result.record, result.groups, result.tail)
+        return result
+
+    outcomes = [outcome(r) for r in results]
+    assert outcomes == [outcome(e) for e in expected]
+    assert same_graph(graph, expected_graph)
+    assert helped._shared.value > 0
+    # Every kind of outcome is among them, on the helper's half too.
+    verdicts = {o[3] for o in outcomes[len(batch) // 2 :] if type(o) is tuple}
+    assert verdicts == {Verdict(True, "slow", 1.0, TAIL), Verdict(True, "faults", 0.5, TAIL)}
+    assert Withheld(None) in outcomes[len(batch) // 2 :]
+    assert Withheld(Verdict(False, NO_RULE, 0.0, TAIL)) in outcomes[len(batch) // 2 :]
 
 
 def test_a_dead_helper_costs_time_not_traces(shared, make_document):

@@ -67,8 +67,7 @@ def add_parser(benches: "argparse._SubParsersAction[Any]") -> None:
         type=int,
         default=0,
         help="summary processes beside the pipeline thread, as assembly.summary_processes "
-        "(their CPU is not counted; with tail sampling every trace is summarised on the "
-        "thread)",
+        "(their CPU is not counted)",
     )
     parser.set_defaults(run=run)
 
