@@ -86,4 +86,16 @@ def test_bench_otlp_stores_every_span_sent_at_a_low_rate() -> None:
     assert re.search(r"^\s+lost \(sent - stored\)\s+0 \(0\.00%\)$", result.stdout, re.MULTILINE)
     assert re.search(r"^\s+refused \(retryable\)\s+0 ", result.stdout, re.MULTILINE)
     assert re.search(r"^\s+calls answered OK\s+p50 [0-9,]+ ms, p99", result.stdout, re.M)
+    # The translation process is a child: its memory and CPU are reported with the collector's.
+    own = re.search(
+        r"^\s+memory \(RSS, 1 s samples to the end\)\s+median ([0-9,]+) MiB", result.stdout, re.M
+    )
+    together = re.search(
+        r"^\s+with its ([0-9]+) child processes \(PSS\)\s+median ([0-9,]+) MiB", result.stdout, re.M
+    )
+    assert own is not None, result.stdout
+    assert together is not None, result.stdout
+    assert int(together.group(1)) >= 1
+    assert int(together.group(2).replace(",", "")) > 0
+    assert re.search(r"^\s+child processes\s+[0-9.]+ cores on average$", result.stdout, re.M)
     assert "PASS" in result.stdout

@@ -33,7 +33,7 @@ from fluoroscope.cli.bench.client import (
 )
 from fluoroscope.cli.bench.pipeline import KEEP_ALL_TAIL_RULES
 from fluoroscope.cli.bench.probes import BATCH_IDS, Probes, ResourceSampler
-from fluoroscope.cli.bench.report import Report, machine, mebibytes, milliseconds
+from fluoroscope.cli.bench.report import Report, machine, milliseconds
 from fluoroscope.cli.bench.segments import DEFAULT_SIZE, MAX_SEGMENTS, MAX_SIZE
 
 # How long to wait for probes still unanswered once everything is written.
@@ -312,12 +312,7 @@ def _report(args: argparse.Namespace, where: str, outcome: _Outcome) -> Report:
     )
     report.row("latency", milliseconds(probes.latencies))
     report.section("Collector process")
-    if resources.measured:
-        report.row("memory (RSS, 1 s samples to the end)", mebibytes(resources.rss))
-        if resources.cores is not None:
-            report.row("CPU while sending", f"{resources.cores:.2f} cores on average")
-    else:
-        report.row("memory (RSS)", "not measured (give --pid)")
+    resources.report(report)
     report.section("Result")
     report.row("verdict", "PASS: nothing lost" if outcome.passed else "FAIL: " + _why(outcome))
     return report

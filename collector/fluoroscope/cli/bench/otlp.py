@@ -28,8 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from fluoroscope.cli.bench.arguments import bounded, positive
 from fluoroscope.cli.bench.client import (
     Api,
@@ -41,7 +39,7 @@ from fluoroscope.cli.bench.client import (
 )
 from fluoroscope.cli.bench.otlp_sender import MAX_IN_FLIGHT, Plan, Result, send
 from fluoroscope.cli.bench.probes import ResourceSampler
-from fluoroscope.cli.bench.report import Report, machine, mebibytes, milliseconds
+from fluoroscope.cli.bench.report import Report, machine, milliseconds
 from fluoroscope.cli.bench.spans import SERVICES
 
 _RECEIVED = "fluoroscope_otlp_spans_received_total"
@@ -116,7 +114,6 @@ class _Outcome:
     settle_seconds: float
     settled: bool
     resources: ResourceSampler
-    helpers: "_Helpers"
 
     @property
     def sent(self) -> int:
@@ -145,17 +142,10 @@ def _measure(
     plan = Plan(target, args.rate, args.duration, args.batch)
     before = api.metrics()
     resources = ResourceSampler(pid)
-    helpers = _Helpers(pid)
-
-    def watch() -> None:
-        resources.start()
-        helpers.start()
-
     try:
-        result = send(plan, on_start=watch)
+        result = send(plan, on_start=resources.start)
     finally:
         resources.lap()
-        helpers.lap()
     stopped = time.monotonic()
     written, settled = settle(api, before, result.spans)
     settle_seconds = time.monotonic() - stopped
@@ -163,70 +153,11 @@ def _measure(
     delta = api.metrics().minus(before)
     api.close()
     request_bytes = result.bytes / result.calls if result.calls else 0.0
-    return _Outcome(
-        result, request_bytes, delta, written, settle_seconds, settled, resources, helpers
-    )
-
-
-class _Helpers:
-    """The CPU time and memory of the collector's child processes, which run beside it.
-
-    The collector may translate OTLP requests in helper processes; the sampler in ``probes``
-    sees the collector's own process only.
-    """
-
-    def __init__(self, pid: int | None) -> None:
-        self._process = psutil.Process(pid) if pid is not None else None
-        self._cpu_start: dict[int, float] = {}
-        self._started = 0.0
-        self.count = 0
-        self.cores: float | None = None  # CPU seconds per second between start and lap
-        self.rss = 0  # bytes, at lap
-
-    def start(self) -> None:
-        """Start counting CPU time."""
-        self._started = time.monotonic()
-        for child in self._children():
-            try:
-                self._cpu_start[child.pid] = _cpu(child)
-            except psutil.Error:
-                continue
-
-    def lap(self) -> None:
-        """Take the CPU time used since :meth:`start`, and the memory now."""
-        used = 0.0
-        children = self._children()
-        for child in children:
-            try:
-                used += _cpu(child) - self._cpu_start.get(child.pid, 0.0)
-                self.rss += child.memory_info().rss
-            except psutil.Error:
-                continue
-        self.count = len(children)
-        if self._started:
-            self.cores = used / max(1e-9, time.monotonic() - self._started)
-
-    def _children(self) -> list[psutil.Process]:
-        if self._process is None:
-            return []
-        try:
-            return self._process.children(recursive=True)
-        except psutil.Error:
-            return []
-
-
-def _cpu(process: psutil.Process) -> float:
-    times = process.cpu_times()
-    return float(times.user + times.system)
+    return _Outcome(result, request_bytes, delta, written, settle_seconds, settled, resources)
 
 
 def _report(args: argparse.Namespace, where: str, outcome: _Outcome) -> Report:
-    result, delta, resources, helpers = (
-        outcome.result,
-        outcome.delta,
-        outcome.resources,
-        outcome.helpers,
-    )
+    result, delta, resources = outcome.result, outcome.delta, outcome.resources
     sent = outcome.sent
     batch = args.batch
     report = Report("fluoroscope bench otlp")
@@ -313,18 +244,7 @@ def _report(args: argparse.Namespace, where: str, outcome: _Outcome) -> Report:
     report.row("calls answered OK", milliseconds(result.latencies))
     report.row("  sent in the last quarter", milliseconds(result.late_latencies))
     report.section("Collector process")
-    if resources.measured:
-        report.row("memory (RSS, 1 s samples to the end)", mebibytes(resources.rss))
-        if resources.cores is not None:
-            report.row("CPU while sending", f"{resources.cores:.2f} cores on average")
-        if helpers.count and helpers.cores is not None:
-            report.row(
-                "child processes",
-                f"{helpers.count}: {helpers.cores:.2f} cores on average while sending, "
-                f"{helpers.rss / (1 << 20):,.0f} MiB RSS together when sending stopped",
-            )
-    else:
-        report.row("memory (RSS)", "not measured (give --pid)")
+    resources.report(report)
     report.section("Result")
     report.row(
         "verdict",

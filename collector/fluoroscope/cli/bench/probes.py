@@ -8,8 +8,8 @@ however far behind the collector falls. A probe is presumed lost once a probe se
 :data:`LOST_AFTER_S` after it has been found (a collector stores in arrival order, within a
 flush); presumed-lost probes are looked for once more at the end.
 
-:class:`ResourceSampler` reads the collector's resident memory once a second, and its CPU time
-at the start and the end.
+:class:`ResourceSampler` reads the collector's memory once a second, and its CPU time at the
+start and the end, with and without its helper processes.
 """
 
 import socket
@@ -19,6 +19,7 @@ import time
 import psutil
 
 from fluoroscope.cli.bench.client import Api
+from fluoroscope.cli.bench.report import Report, mebibytes
 from fluoroscope.cli.bench.segments import TraceGenerator
 
 # Generator sender number reserved for probes (load senders are 1-255).
@@ -145,14 +146,20 @@ class Probes:
 
 
 class ResourceSampler:
-    """The resident memory of process ``pid`` once a second, and its CPU time while sending."""
+    """The collector's memory once a second, and its CPU time while sending: its own process's,
+    and with the helper processes it starts (its children, the multiprocessing resource
+    tracker included), whose memory is summed as PSS so that pages they share with it, such
+    as the interpreter's, count once."""
 
     def __init__(self, pid: int | None, interval_s: float = 1.0) -> None:
         self._process = psutil.Process(pid) if pid is not None else None
         self._interval = interval_s
-        self.rss: list[int] = []
+        self.rss: list[int] = []  # the collector's own process
+        self.total: list[int] = []  # PSS of the collector and its children together
+        self.children = 0  # child processes at the last sample
         self.cores: float | None = None  # CPU seconds per second between start and lap
-        self._cpu_start = 0.0
+        self.children_cores: float | None = None
+        self._cpu_start: dict[int, float] = {}
         self._started = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bench-rss", daemon=True)
@@ -166,19 +173,33 @@ class ResourceSampler:
         """Start sampling memory, and counting CPU time."""
         if self._process is None:
             return
-        self._cpu_start = _cpu(self._process)
+        for process in [self._process, *self._children()]:
+            try:
+                self._cpu_start[process.pid] = _cpu(process)
+            except psutil.Error:
+                continue
         self._started = time.monotonic()
         self._thread.start()
 
     def lap(self) -> None:
-        """Take the CPU time used since :meth:`start` (memory is sampled on)."""
-        if self._process is None:
+        """Take the CPU time used since :meth:`start` (memory is sampled on).
+
+        A child that started since counts whole; one that ended since is not counted.
+        """
+        if self._process is None or not self._started:
             return
+        elapsed = max(1e-9, time.monotonic() - self._started)
         try:
-            used = _cpu(self._process) - self._cpu_start
+            self.cores = (_cpu(self._process) - self._cpu_start[self._process.pid]) / elapsed
         except psutil.Error:
             return
-        self.cores = used / max(1e-9, time.monotonic() - self._started)
+        used = 0.0
+        for child in self._children():
+            try:
+                used += _cpu(child) - self._cpu_start.get(child.pid, 0.0)
+            except psutil.Error:
+                continue
+        self.children_cores = used / elapsed
 
     def stop(self) -> None:
         """Stop sampling."""
@@ -186,13 +207,49 @@ class ResourceSampler:
         if self._thread.is_alive():
             self._thread.join()
 
+    def report(self, report: Report) -> None:
+        """The rows of a report's collector section."""
+        if self._process is None:
+            report.row("memory (RSS)", "not measured (give --pid)")
+            return
+        report.row("memory (RSS, 1 s samples to the end)", mebibytes(self.rss))
+        report.row(
+            f"with its {self.children} child processes (PSS)",
+            mebibytes(self.total) if self.children else "no child processes",
+        )
+        if self.cores is not None:
+            report.row("CPU while sending", f"{self.cores:.2f} cores on average")
+        if self.children_cores is not None and self.children:
+            report.row("  child processes", f"{self.children_cores:.2f} cores on average")
+
+    def _children(self) -> list[psutil.Process]:
+        assert self._process is not None
+        try:
+            return list(self._process.children(recursive=True))
+        except psutil.Error:
+            return []
+
     def _run(self) -> None:
         assert self._process is not None
         while not self._stop.wait(self._interval):
             try:
                 self.rss.append(self._process.memory_info().rss)
-            except psutil.Error:  # the process is gone
+                together = _pss(self._process)
+            except psutil.Error:  # the collector is gone
                 return
+            children = self._children()
+            for child in children:
+                try:
+                    together += _pss(child)
+                except psutil.Error:  # a child that just ended
+                    continue
+            self.children = len(children)
+            self.total.append(together)
+
+
+def _pss(process: psutil.Process) -> int:
+    """Proportional set size: resident pages, each shared one divided among its sharers."""
+    return int(process.memory_full_info().pss)
 
 
 def _cpu(process: psutil.Process) -> float:
