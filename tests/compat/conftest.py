@@ -69,15 +69,20 @@ def make_collector(tmp_path: Path) -> Iterator[Callable[..., Collector]]:
     """Start collectors of this test's own: ``make_collector(data_dir=None, **env)``.
 
     ``data_dir`` reuses an earlier collector's store (a restart); ``console_script`` runs the
-    installed ``fluoroscope`` script; other keyword arguments are ``FLUOROSCOPE_*`` settings.
-    Every collector still running at the end gets SIGTERM and must exit with status 0.
+    installed ``fluoroscope`` script; ``otlp=False`` turns the OTLP receivers off; other keyword
+    arguments are ``FLUOROSCOPE_*`` settings. Every collector still running at the end gets
+    SIGTERM and must exit with status 0.
     """
     launcher = Launcher(tmp_path)
 
     def make(
-        data_dir: Path | None = None, *, console_script: bool = False, **env: str
+        data_dir: Path | None = None,
+        *,
+        console_script: bool = False,
+        otlp: bool = True,
+        **env: str,
     ) -> Collector:
-        return launcher.start(data_dir, env, console_script=console_script)
+        return launcher.start(data_dir, env, console_script=console_script, otlp=otlp)
 
     yield make
     _stop(launcher)

@@ -143,13 +143,15 @@ class Launcher:
         env: dict[str, str] | None = None,
         *,
         console_script: bool = False,
+        otlp: bool = True,
     ) -> Collector:
         """Start a collector on free ports and wait until it says it is ready.
 
         ``data_dir`` defaults to a fresh directory; giving an earlier collector's directory
         starts on its store. ``env`` adds ``FLUOROSCOPE_*`` settings; those of the calling
         environment are never inherited. ``console_script`` runs the installed ``fluoroscope``
-        script instead of ``python -m fluoroscope``.
+        script instead of ``python -m fluoroscope``; ``otlp=False`` turns both OTLP receivers
+        off.
         """
         number = next(self._numbers)
         data_dir = data_dir or self._workdir / f"data-{number}"
@@ -165,7 +167,8 @@ class Launcher:
         command = [
             *program, "serve", "--data-dir", str(data_dir),
             "--udp", "127.0.0.1:0", "--http", "127.0.0.1:0",
-            "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0",
+            "--otlp-grpc", "127.0.0.1:0" if otlp else "off",
+            "--otlp-http", "127.0.0.1:0" if otlp else "off",
         ]  # fmt: skip
         with out_path.open("wb") as out, log_path.open("wb") as log:
             process = subprocess.Popen(
@@ -177,8 +180,9 @@ class Launcher:
         udp = _search(_UDP_LINE, lines)
         collector.udp_address = (udp["host"], int(udp["port"]))
         collector.endpoint_url = _search(_HTTP_LINE, lines)["url"]
-        collector.otlp_grpc = _search(_OTLP_GRPC_LINE, lines)["address"]
-        collector.otlp_http = _search(_OTLP_HTTP_LINE, lines)["url"]
+        if otlp:
+            collector.otlp_grpc = _search(_OTLP_GRPC_LINE, lines)["address"]
+            collector.otlp_http = _search(_OTLP_HTTP_LINE, lines)["url"]
         return collector
 
     def _wait_until_ready(self, collector: Collector, out_path: Path) -> list[str]:

@@ -12,6 +12,7 @@ import secrets
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from fluoroscope import __version__
 from fluoroscope.api.groups import GroupCatalog
@@ -27,10 +28,8 @@ from fluoroscope.assembly.in_flight import AssemblyLimits
 from fluoroscope.assembly.tail_sampling import TailRuleError, TailSampler, parse_rules
 from fluoroscope.config import Config
 from fluoroscope.errors import ConfigError
-from fluoroscope.exporters.otlp import Destination, OtlpExporter
 from fluoroscope.model.segment import Document
 from fluoroscope.receivers.otlp import OtlpIngest
-from fluoroscope.receivers.otlp_grpc import OtlpGrpcReceiver
 from fluoroscope.receivers.otlp_http import OtlpHttpReceiver
 from fluoroscope.receivers.otlp_translation import Translator
 from fluoroscope.receivers.xray_udp import UdpReceiver
@@ -39,6 +38,10 @@ from fluoroscope.store.groups import GroupTable
 from fluoroscope.store.sampling_rules import RuleTable
 from fluoroscope.store.store import Store
 from fluoroscope.telemetry import Registry
+
+if TYPE_CHECKING:  # gRPC's runtime (about 20 MiB) is loaded only where it is configured
+    from fluoroscope.exporters.otlp import OtlpExporter
+    from fluoroscope.receivers.otlp_grpc import OtlpGrpcReceiver
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +109,8 @@ class Collector:
             config.summary_processes,
         )
         if config.export_otlp is not None:
+            from fluoroscope.exporters.otlp import Destination, OtlpExporter  # noqa: PLC0415
+
             self._exporter = OtlpExporter(Destination.parse(config.export_otlp), self.registry)
             self._exporter.start()
         self._pipeline = Pipeline(
@@ -207,6 +212,8 @@ class Collector:
         )
         lines = []
         if config.otlp_grpc is not None:
+            from fluoroscope.receivers.otlp_grpc import OtlpGrpcReceiver  # noqa: PLC0415
+
             self._otlp_grpc = OtlpGrpcReceiver(
                 config.otlp_grpc, ingest, config.otlp_max_message_bytes, config.otlp_bearer_token
             )

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from multiprocessing.context import SpawnProcess
 from multiprocessing.synchronize import Event
 
-import grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
@@ -28,7 +27,6 @@ MAX_IN_FLIGHT = 1_024
 SLICE_S = 0.001
 MAX_BURST_S = 0.005
 READY_TIMEOUT_S = 120.0
-_RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +108,10 @@ def _receive(
 
 
 def _send(plan: Plan, start: Event, messages: "multiprocessing.Queue[Result | None]") -> None:
+    # Only the sending process loads gRPC: `fluoroscope serve` declares the bench commands too.
+    import grpc  # noqa: PLC0415
+
+    retryable = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
     requests = Requests(plan.batch)
     channel = grpc.insecure_channel(plan.target, options=[("grpc.max_send_message_length", -1)])
     export: grpc.UnaryUnaryMultiCallable[bytes, ExportTraceServiceResponse]
@@ -180,7 +182,7 @@ def _send(plan: Plan, start: Event, messages: "multiprocessing.Queue[Result | No
             if sent - began >= plan.duration * 0.75:
                 result.late_latencies.append(finished[number] - sent)
             result.rejected += call.result().partial_success.rejected_spans
-        elif code in _RETRYABLE:
+        elif code in retryable:
             result.refused += 1
         else:
             failed[code.name] += 1
