@@ -15,7 +15,8 @@ from fluoroscope.assembly.assembler import Assembler
 from fluoroscope.assembly.gate import SamplingGate
 from fluoroscope.assembly.in_flight import AssemblyLimits
 from fluoroscope.model.segment import Document
-from fluoroscope.store import InMemoryTraceSink, Store
+from fluoroscope.store.memory import InMemoryTraceSink
+from fluoroscope.store.store import Store
 from fluoroscope.telemetry import Registry
 from fluoroscope.translate.xray_json import parse_document
 

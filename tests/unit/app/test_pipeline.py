@@ -8,7 +8,7 @@ import pytest
 from fluoroscope.app.feed import Feed, RawBatch
 from fluoroscope.app.pipeline import READY_FLUSH_INTERVAL_S, Pipeline
 from fluoroscope.assembly.assembler import Assembler
-from fluoroscope.store import InMemoryTraceSink
+from fluoroscope.store.memory import InMemoryTraceSink
 from fluoroscope.telemetry import Registry
 
 TRACE_ID = "1-6b065e19-de34471773fb7a0c55f48339"

@@ -7,7 +7,7 @@ import pytest
 
 from fluoroscope.errors import StoreError
 from fluoroscope.model.trace import Completeness
-from fluoroscope.store import Store
+from fluoroscope.store.store import Store
 
 TRACE_ID = "1-6b065e19-de34471773fb7a0c55f48339"
 OTHER_TRACE_ID = "1-6b065e19-00000000000000000000beef"

@@ -22,7 +22,7 @@ from fluoroscope.assembly.tail_sampling import NO_RULE, TailSampler, parse_rules
 from fluoroscope.filters.groups import Classifier, GroupDefinition
 from fluoroscope.model.statistics import Contribution
 from fluoroscope.model.summary import TraceSummary
-from fluoroscope.store import InMemoryTraceSink
+from fluoroscope.store.memory import InMemoryTraceSink
 from fluoroscope.telemetry import Registry
 from fluoroscope.translate.xray_json import parse_document
 from tests.unit.conftest import SCENARIOS, TRACE_ID, load_golden

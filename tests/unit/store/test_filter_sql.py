@@ -10,8 +10,10 @@ import pytest
 from fluoroscope.assembly.assembler import Assembler
 from fluoroscope.assembly.in_flight import AssemblyLimits
 from fluoroscope.filters import matches, parse, predicate
-from fluoroscope.store import Store, SummaryQuery, TimeRange, summary_codec
+from fluoroscope.store import summary_codec
 from fluoroscope.store.filter_sql import compile_filter
+from fluoroscope.store.store import Store
+from fluoroscope.store.types import SummaryQuery, TimeRange
 from fluoroscope.telemetry import Registry
 from fluoroscope.translate.xray_json import parse_document
 

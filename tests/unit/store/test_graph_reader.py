@@ -7,8 +7,8 @@ import pytest
 
 from fluoroscope.model.services import ServiceId
 from fluoroscope.model.statistics import STAT_WIDTH, Contribution
-from fluoroscope.store import Store
 from fluoroscope.store.graph_reader import GraphReader
+from fluoroscope.store.store import Store
 
 API = ServiceId("api", "AWS::EC2::Instance")
 DB = ServiceId("db", "AWS::DynamoDB::Table", None, True)

@@ -10,18 +10,12 @@ import pytest
 from fluoroscope.errors import StoreError
 from fluoroscope.model.summary import summarize
 from fluoroscope.model.trace import TraceTree
-from fluoroscope.store import (
-    InMemoryTraceSink,
-    Store,
-    SummaryQuery,
-    TimeRange,
-    TraceWrite,
-    record_of,
-    summary_codec,
-)
+from fluoroscope.store import summary_codec
+from fluoroscope.store.memory import InMemoryTraceSink
 from fluoroscope.store.schema import MIGRATIONS, migrate
 from fluoroscope.store.sqlite import connect
-from fluoroscope.store.types import service_rows
+from fluoroscope.store.store import Store
+from fluoroscope.store.types import SummaryQuery, TimeRange, TraceWrite, record_of, service_rows
 from fluoroscope.translate.xray_json import parse_document
 
 TRACE_ID = "1-6b065e19-de34471773fb7a0c55f48339"
