@@ -4,6 +4,11 @@ import sqlite3
 from pathlib import Path
 
 DATABASE_FILE = "fluoroscope.db"
+# The page size of a new database (SQLite's default is 4 KiB). A trace's summary row is about
+# 2.5 KiB, so 4 KiB pages hold one each; 16 KiB pages hold six. Measured on 100,000 traces
+# (bench query): 23% less disk, and the writer thread used about 20% less CPU at 12,000
+# segments/s (bench ingest). A database keeps the page size it was created with.
+PAGE_SIZE = 16_384
 
 
 def connect(path: Path, *, readonly: bool, cache_kib: int) -> sqlite3.Connection:
@@ -12,6 +17,7 @@ def connect(path: Path, *, readonly: bool, cache_kib: int) -> sqlite3.Connection
     # WAL lets readers run while the one writer commits; NORMAL sync in WAL mode keeps every
     # commit across a process crash (only an OS crash can lose the newest transactions).
     if not readonly:
+        connection.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # a no-op once the file exists
         connection.execute("PRAGMA journal_mode = WAL")
     connection.execute("PRAGMA synchronous = NORMAL")
     connection.execute("PRAGMA temp_store = MEMORY")

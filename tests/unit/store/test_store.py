@@ -13,7 +13,7 @@ from fluoroscope.model.trace import TraceTree
 from fluoroscope.store import summary_codec
 from fluoroscope.store.memory import InMemoryTraceSink
 from fluoroscope.store.schema import MIGRATIONS, migrate
-from fluoroscope.store.sqlite import connect
+from fluoroscope.store.sqlite import DATABASE_FILE, PAGE_SIZE, connect
 from fluoroscope.store.store import Store
 from fluoroscope.store.types import SummaryQuery, TimeRange, TraceWrite, record_of, service_rows
 from fluoroscope.translate.xray_json import parse_document
@@ -104,6 +104,30 @@ def test_the_store_runs_in_wal_mode(database):
     (mode,) = database.execute("PRAGMA journal_mode").fetchone()
 
     assert mode == "wal"
+
+
+def test_a_new_store_has_pages_of_16_kib(database):
+    """Summary rows of a few KiB pack several to a page."""
+    (size,) = database.execute("PRAGMA page_size").fetchone()
+
+    assert size == PAGE_SIZE == 16_384
+
+
+def test_a_store_made_with_4_kib_pages_keeps_them(tmp_path, make_store, trace_write, make_document):
+    """An existing database keeps its page size: opening it changes nothing, and it works."""
+    path = tmp_path / "data" / DATABASE_FILE
+    path.parent.mkdir()
+    older = sqlite3.connect(path)
+    older.execute("PRAGMA page_size = 4096")
+    older.execute("PRAGMA journal_mode = WAL")
+    older.close()
+
+    store = make_store()
+    commit(store, [trace_write(make_document())])
+
+    (size,) = sqlite3.connect(path).execute("PRAGMA page_size").fetchone()
+    assert size == 4096
+    assert store.load([TRACE_ID])[TRACE_ID].documents
 
 
 def test_opening_migrates_to_the_newest_schema(database):
