@@ -200,10 +200,13 @@ class Assembler:
             if result is None:
                 self._failed(trace)
             elif isinstance(result, Withheld):
-                self._withhold(trace, result.verdict)
+                if result.verdict is None:
+                    self._wait(trace)
+                else:
+                    self._tail_decided(trace, result.verdict)
             else:
                 if result.tail is not None:
-                    self._tail_kept(trace, result.tail)
+                    self._tail_decided(trace, result.tail)
                 done.append((trace, result))
         writes = []
         for trace, summarized in done:
@@ -327,19 +330,14 @@ class Assembler:
             trace.verdict = kept(verdict, None)
         return True
 
-    def _withhold(self, trace: InFlightTrace, verdict: Verdict | None) -> None:
-        """A trace the tail stage dropped (``verdict``) or left waiting (None)."""
-        if verdict is None:
-            self._wait(trace)
-            return
+    def _tail_decided(self, trace: InFlightTrace, verdict: Verdict) -> None:
+        """Count the tail stage's verdict on a trace; drop the trace, or record it as kept."""
         assert self._gate is not None
         self._gate.decided_tail(verdict)
-        self._drop(trace, verdict)
-
-    def _tail_kept(self, trace: InFlightTrace, verdict: Verdict) -> None:
-        assert self._gate is not None
-        self._gate.decided_tail(verdict)
-        trace.verdict = kept(trace.head, verdict)
+        if verdict.kept:
+            trace.verdict = kept(trace.head, verdict)
+        else:
+            self._drop(trace, verdict)
 
     def _wait(self, trace: InFlightTrace) -> None:
         self._unchange(trace)

@@ -265,7 +265,7 @@ class Summaries:
             if not all(future.done() for future in self._warming):
                 return None
             warming, self._warming = self._warming, []
-            failed = next((f.exception() for f in warming if f.exception() is not None), None)
+            failed = next((e for e in (f.exception() for f in warming) if e is not None), None)
             if failed is not None:
                 self._failed(failed)
                 return None
