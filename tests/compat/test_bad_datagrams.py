@@ -88,7 +88,16 @@ def _invalid() -> list[tuple[bytes, str]]:
         (datagram({**segment(), "type": "subsegment"}), "MissingParentId"),
         (datagram({**segment(), "annotations": {"bad-key": 1}}), "InvalidAnnotation"),
         (datagram(_nested(70)), "NestingTooDeep"),
+        # Bytes that are not UTF-8 where the decoder reads nothing, and a status too wide for
+        # the store: each once stopped the pipeline or the writer, and all that came after.
+        (_not_utf8(), "JSONFormatError"),
+        (datagram({**segment(), "http": {"response": {"status": 2**64 - 1}}}), "InvalidSegment"),
     ]
+
+
+def _not_utf8() -> bytes:
+    document = datagram(segment(metadata={"default": {"blob": "MARK"}}))
+    return document.replace(b"MARK", b"\xff\xfe")
 
 
 def _valid() -> list[tuple[bytes, dict[str, Any]]]:

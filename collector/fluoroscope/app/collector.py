@@ -312,6 +312,11 @@ class Collector:
             "fluoroscope_store_errors", "Failed store transactions (retried)", lambda: writer.errors
         )
         registry.counter_reader(
+            "fluoroscope_store_batches_dropped",
+            "Store transactions dropped because they could not be written at all (a bug; see logs)",
+            lambda: writer.dropped_batches,
+        )
+        registry.counter_reader(
             "fluoroscope_store_traces_expired",
             "Traces deleted by retention",
             lambda: writer.expired,

@@ -66,7 +66,7 @@ class Pipeline:
         )
         self._internal_errors = registry.counter(
             "fluoroscope_pipeline_batches_failed",
-            "Batches dropped by an unexpected error in the pipeline (a bug; see logs)",
+            "Batches or flushes dropped by an unexpected error in the pipeline (a bug; see logs)",
         ).child()
 
     def start(self) -> None:
@@ -175,6 +175,12 @@ class Pipeline:
             log.error("the store refused a batch, retrying in %.0f s: %s", STORE_RETRY_S, exc)
             self._stop.wait(STORE_RETRY_S)
             return self._now()
+        except Exception:  # a bug: retrying the same changes would fail again, forever
+            log.exception("dropping the changes of a flush that failed")
+            self._internal_errors.inc()
+            self._assembler.abandon()
+            # Not stored: PutTraceSegments callers time out and resend (as after a throttle).
+            return self._now() + interval
         if not written and acks:
             answer()  # nothing changed (e.g. only stale copies): already as durable as it gets
         self._assembler.evict()

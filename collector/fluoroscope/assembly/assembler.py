@@ -250,6 +250,16 @@ class Assembler:
             self._ready.clear()
         return len(writes)
 
+    def abandon(self) -> int:
+        """Drop every change not yet written, counted as failed; return how many traces.
+
+        For a flush that failed on a bug: what it would write again would fail again.
+        """
+        changed = list(self._changed.values())
+        for trace in changed:
+            self._failed(trace)
+        return len(changed)
+
     def _tail_call(self, trace: InFlightTrace, now: float, hurry: bool) -> TailCall | None:
         """What the tail stage needs to decide a trace past its head stage (None if decided)."""
         if trace.verdict is not None:

@@ -28,6 +28,8 @@ TraceId = Annotated[str, msgspec.Meta(min_length=35, max_length=35)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME_LENGTH)]
 # Epoch seconds; the upper bound (year 33658) only keeps out overflowing nonsense.
 Time = Annotated[float, msgspec.Meta(gt=0, lt=1e12)]
+# Stored in an SQLite INTEGER column, so within 64 bits signed (the decoder takes up to 2**64-1).
+HttpStatus = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 AnnotationKey = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ANNOTATION_KEY_LENGTH)]
 AnnotationString = Annotated[str, msgspec.Meta(max_length=MAX_ANNOTATION_VALUE_LENGTH)]
 AnnotationValue = str | int | float | bool
@@ -47,7 +49,7 @@ class HttpRequest(msgspec.Struct, gc=False):
 class HttpResponse(msgspec.Struct, gc=False):
     """``http.response``."""
 
-    status: int | None = None
+    status: HttpStatus | None = None
 
 
 class Http(msgspec.Struct, gc=False):

@@ -177,6 +177,8 @@ class TraceWriter:
         self.healthy = True
         self.last_error: str | None = None
         self.errors = 0
+        # Batches dropped because writing them raised something other than an SQLite error.
+        self.dropped_batches = 0
         self.expired = 0
         self.documents_written = 0
         self.traces_written = 0
@@ -279,6 +281,10 @@ class TraceWriter:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             raise StoreError(f"writing {batch.trace_count} traces failed: {exc}") from exc
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
 
     def _delete(self, connection: sqlite3.Connection, table: str, rowids: list[int]) -> None:
         """Delete a table's rows for these traces (they are rewritten in the same batch)."""
@@ -313,6 +319,12 @@ class TraceWriter:
                 log.error("store write failed, retrying in %.0f s: %s", RETRY_S, exc)
                 time.sleep(RETRY_S)
                 continue
+            except Exception:  # a bug: the same batch would fail again; it must not stop writes
+                log.exception("dropping a batch of %d traces that cannot be written",
+                              batch.trace_count)  # fmt: skip
+                self.dropped_batches += 1
+                self.committed_seq = batch.seq  # nothing later waits on it
+                return
             break
         self.healthy = True
         self.committed_seq = batch.seq

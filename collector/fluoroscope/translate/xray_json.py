@@ -78,6 +78,17 @@ def parse_document(data: bytes) -> list[Document]:
             f"document is {len(data)} bytes; the limit is {MAX_DOCUMENT_BYTES}",
             _sniff_id(data),
         )
+    if not data.isascii():
+        # JSON text is UTF-8, and the store keeps documents as text; the decoder checks only
+        # the strings it reads, not those inside fields it skips (metadata, say).
+        try:
+            data.decode()
+        except UnicodeDecodeError as exc:
+            raise DocumentError(
+                "JSONFormatError",
+                f"not valid JSON: not UTF-8 at byte {exc.start} ({exc.reason})",
+                _sniff_id(data),
+            ) from None
     decoded = _decode(_decode_document, data)
     if isinstance(decoded, Segment):
         return [_document(decoded, data)]

@@ -75,3 +75,39 @@ def test_an_unfinished_trace_waits_for_the_full_flush(running, wait_until):
     feed.close()  # as the collector stops: receivers first, then the pipeline drains
     pipeline.stop(timeout=5.0)
     assert OTHER_TRACE_ID in sink.summaries
+
+
+class _FailsOnce(InMemoryTraceSink):
+    """A sink whose first write raises what no store error is: a bug on the way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    def write(self, writes, now, on_commit, graph=None):
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("a bug in writing")
+        return super().write(writes, now, on_commit, graph)
+
+
+def test_a_flush_that_fails_on_a_bug_costs_its_changes_not_the_pipeline(wait_until):
+    """The failed flush's traces are dropped and counted; later documents are stored."""
+    sink = _FailsOnce()
+    registry = Registry()
+    feed = Feed(max_documents=1_000, max_bytes=1 << 20)
+    pipeline = Pipeline(feed, Assembler(sink, registry), registry, flush_interval_s=LONG_INTERVAL_S)
+    pipeline.start()
+    try:
+        _offer(feed, _segment(OTHER_TRACE_ID))
+        assert wait_until(lambda: sink.failed)
+        _offer(feed, _segment(TRACE_ID))
+        assert wait_until(lambda: TRACE_ID in sink.summaries)
+    finally:
+        feed.close()
+        pipeline.stop(timeout=5.0)
+
+    assert pipeline.alive is False
+    assert OTHER_TRACE_ID not in sink.summaries
+    assert registry.value("fluoroscope_pipeline_batches_failed") == 1
+    assert registry.value("fluoroscope_assembly_traces_failed") == 1

@@ -19,6 +19,7 @@ from fluoroscope.store.types import SummaryQuery, TimeRange, TraceWrite, record_
 from fluoroscope.translate.xray_json import parse_document
 
 TRACE_ID = "1-6b065e19-de34471773fb7a0c55f48339"
+OTHER_TRACE_ID = "1-6b065e19-00000000000000000000beef"
 EPOCH = 0x6B065E19
 COMMIT_TIMEOUT_S = 5.0
 
@@ -431,3 +432,21 @@ def test_a_batch_larger_than_one_statement_is_written_whole(store, trace_write, 
     loaded = store.load([w.record.trace_id for w in writes])
     assert len(loaded) == 700
     assert all(len(stored.documents) == 1 for stored in loaded.values())
+
+
+def test_a_batch_that_cannot_be_bound_is_dropped_and_writing_goes_on(
+    store, trace_write, make_document
+):
+    """Something other than an SQLite error (a value SQLite cannot take) would fail the same
+    batch forever: it is dropped and counted, and the writer takes the next batch."""
+    bad = trace_write(make_document())
+    columns = list(bad.record.columns)
+    columns[7] = 2**64  # http_status, wider than an SQLite INTEGER
+    bad.record = bad.record._replace(columns=tuple(columns))
+    store.write([bad], float(EPOCH), None)
+
+    commit(store, [trace_write(make_document(), trace_id=OTHER_TRACE_ID)])
+
+    assert store.writer.dropped_batches == 1
+    assert store.writer.alive
+    assert list(store.load([TRACE_ID, OTHER_TRACE_ID])) == [OTHER_TRACE_ID]

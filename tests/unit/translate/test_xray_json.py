@@ -643,6 +643,35 @@ def test_text_that_is_not_json_is_refused(raw):
     assert error.code == "JSONFormatError"
 
 
+@pytest.mark.parametrize("bad", [b"\xff\xfe", b"\xed\xa0\x80", b"\xc0\xaf", b"caf\xe9"])
+def test_bytes_that_are_not_utf_8_are_refused_even_where_nothing_reads_them(make_document, bad):
+    """JSON is UTF-8: bad bytes inside metadata, which the decoder skips, refuse it too."""
+    raw = orjson.dumps(make_document(metadata={"default": {"blob": "MARK"}}))
+
+    error = refusal(raw.replace(b"MARK", bad))
+
+    assert error.code == "JSONFormatError"
+    assert "UTF-8" in error.detail
+    assert error.doc_id == DOC_ID
+
+
+def test_text_in_any_script_is_accepted_as_received(make_document):
+    """UTF-8 beyond ASCII is valid JSON, and the document keeps its bytes."""
+    raw = orjson.dumps(make_document(metadata={"default": {"city": "Zürich 東京 🚀"}}))
+
+    (document,) = parse_document(raw)
+
+    assert document.raw == raw
+
+
+@pytest.mark.parametrize("status", [2**63, 2**64 - 1])
+def test_an_http_status_beyond_64_bits_is_refused(make_document, status):
+    """The store keeps statuses as 64-bit integers; a larger one is no HTTP status."""
+    error = refusal(make_document(http={"response": {"status": status}}))
+
+    assert error.code == "InvalidSegment"
+
+
 def test_bad_json_reports_the_id_found_by_pattern():
     """Like the daemon, the id is looked for with a pattern when the JSON cannot be read."""
     raw = b'{"id": "0000000000000001", "name": "checkout", "start_time": 1.0,'
