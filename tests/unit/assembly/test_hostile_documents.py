@@ -1,0 +1,146 @@
+"""Whatever a document holds, it is refused with an X-Ray error code or stored whole.
+
+Real SDK captures, with fields replaced by arbitrary JSON values, removed, or cut short, go
+through the pipeline's own stages: parsing, assembly with the rest of their trace, summarising,
+and a real store's writer. Anything but a DocumentError at parsing would cost a batch of
+innocent documents (or stop ingest), so the test fails on it.
+"""
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from fluoroscope.assembly.assembler import Assembler
+from fluoroscope.errors import DocumentError
+from fluoroscope.store.store import Store
+from fluoroscope.telemetry import Registry
+from fluoroscope.translate.xray_json import parse_document
+from tests.unit.conftest import SCENARIOS, load_golden
+
+COMMIT_TIMEOUT_S = 10.0
+
+# Every capture's documents, as dicts, one list per trace.
+TRACES = [
+    [orjson.loads(body) for body in load_golden(name).bodies if body.startswith(b"{")]
+    for name in SCENARIOS
+]
+# Where values are replaced: fields the model reads, at every level the SDKs write them.
+FIELDS = (
+    "id", "name", "trace_id", "start_time", "end_time", "in_progress", "parent_id", "type",
+    "origin", "user", "namespace", "error", "fault", "throttle", "annotations", "metadata",
+    "http", "aws", "sql", "cause", "subsegments", "resource_arn", "service", "precursor_ids",
+)  # fmt: skip
+NESTED = (
+    ("http", "request"), ("http", "response"), ("http", "response", "status"),
+    ("http", "request", "url"), ("http", "request", "method"), ("aws", "ec2"),
+    ("aws", "ec2", "instance_id"), ("cause", "exceptions"), ("cause", "working_directory"),
+    ("annotations", "customer"), ("annotations", "k"),
+)  # fmt: skip
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)  # what JSON encoders write
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+# Values of the kinds fields hold, so that more mutated documents pass validation and go on.
+PLAUSIBLE = st.one_of(
+    st.text(max_size=30),
+    st.integers(0, 600),
+    st.sampled_from([-1, 2**31, 2**53 + 1, 2**63 - 1, 2**63, 2**64 - 1, -(2**63)]),
+    st.floats(1.7e9, 1.9e9),
+    st.booleans(),
+    st.just("0123456789abcdef"),
+    st.just({}),
+    st.just([]),
+)
+PATHS = st.one_of(
+    st.sampled_from(FIELDS).map(lambda field: (field,)),
+    st.sampled_from(NESTED),
+    st.sampled_from(FIELDS).map(lambda field: ("subsegments", 0, field)),
+)
+
+
+@st.composite
+def mutations(draw: st.DrawFn) -> tuple[int, int, list[tuple[tuple[Any, ...], Any, bool]]]:
+    """A trace, one of its documents, and what to do to it: (path, value, remove) each."""
+    trace = draw(st.integers(0, len(TRACES) - 1))
+    document = draw(st.integers(0, len(TRACES[trace]) - 1))
+    changes = draw(
+        st.lists(st.tuples(PATHS, JSON | PLAUSIBLE, st.booleans()), min_size=1, max_size=3)
+    )
+    return trace, document, changes
+
+
+def _apply(document: dict[str, Any], path: tuple[Any, ...], value: Any, remove: bool) -> None:
+    parent: Any = document
+    for step in path[:-1]:
+        if isinstance(parent, dict) and isinstance(step, str):
+            parent = parent.setdefault(step, {})
+        elif isinstance(parent, list) and isinstance(step, int) and step < len(parent):
+            parent = parent[step]
+        else:
+            return
+    if not isinstance(parent, dict):
+        return
+    if remove:
+        parent.pop(path[-1], None)
+    else:
+        parent[path[-1]] = value
+
+
+@pytest.fixture(scope="module")
+def pipeline_stages(tmp_path_factory: pytest.TempPathFactory):
+    """An assembler over a real store, shared by the examples."""
+    store = Store(Path(tmp_path_factory.mktemp("hostile")))
+    store.open()
+    registry = Registry()
+    yield Assembler(store, registry), store, registry
+    store.close()
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(mutations(), st.booleans())
+# Once stopped the writer: a status wider than an SQLite INTEGER.
+@example((0, 0, [(("http", "response", "status"), 2**63, False)]), False)
+def test_a_mutated_document_is_refused_or_stored(pipeline_stages, mutation, cut):
+    assembler, store, registry = pipeline_stages
+    trace, index, changes = mutation
+    documents = [orjson.loads(orjson.dumps(d)) for d in TRACES[trace]]
+    for path, value, remove in changes:
+        _apply(documents[index], path, value, remove)
+    raws = [orjson.dumps(d) for d in documents]
+    if cut:
+        raws[index] = raws[index][: len(raws[index]) * 2 // 3]
+
+    codes = []
+    for raw in raws:
+        try:
+            views = parse_document(raw)
+        except DocumentError as exc:
+            codes.append(exc.code)
+            continue
+        for view in views:
+            assembler.add(view)
+    committed = threading.Event()
+    if assembler.flush(committed.set):
+        assert committed.wait(COMMIT_TIMEOUT_S)
+    assembler.evict()
+
+    assert all(codes)  # each refused with a code the protocol can carry
+    assert store.writer.alive
+    assert store.writer.dropped_batches == 0
+    assert registry.value("fluoroscope_assembly_traces_failed") == 0
