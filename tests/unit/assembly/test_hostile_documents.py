@@ -3,9 +3,11 @@
 Real SDK captures, with fields replaced by arbitrary JSON values, removed, or cut short, go
 through the pipeline's own stages: parsing, assembly with the rest of their trace, summarising,
 and a real store's writer. Anything but a DocumentError at parsing would cost a batch of
-innocent documents (or stop ingest), so the test fails on it.
+innocent documents (or stop ingest), so the test fails on it. OTLP spans with the extreme
+values protobuf can carry go the same way, through translation first.
 """
 
+import math
 import threading
 from pathlib import Path
 from typing import Any
@@ -14,13 +16,16 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from fluoroscope.assembly.assembler import Assembler
 from fluoroscope.errors import DocumentError
+from fluoroscope.receivers.otlp_translation import PROTOBUF, translate
 from fluoroscope.store.store import Store
 from fluoroscope.telemetry import Registry
 from fluoroscope.translate.xray_json import parse_document
-from tests.unit.conftest import SCENARIOS, load_golden
+from tests.unit.conftest import SCENARIOS, START, load_golden
 
 COMMIT_TIMEOUT_S = 10.0
 
@@ -141,6 +146,65 @@ def test_a_mutated_document_is_refused_or_stored(pipeline_stages, mutation, cut)
     assembler.evict()
 
     assert all(codes)  # each refused with a code the protocol can carry
+    assert store.writer.alive
+    assert store.writer.dropped_batches == 0
+    assert registry.value("fluoroscope_assembly_traces_failed") == 0
+
+
+def _export_request(attributes: list[tuple[str, object]]) -> bytes:
+    """An OTLP export request of one SERVER span with these attributes."""
+    request = ExportTraceServiceRequest()
+    spans = request.resource_spans.add()
+    service = spans.resource.attributes.add()
+    service.key, service.value.string_value = "service.name", "checkout"
+    span = spans.scope_spans.add().spans.add()
+    span.trace_id = bytes.fromhex("6b065e19de34471773fb7a0c55f48339")
+    span.span_id = bytes.fromhex("00000000000000a1")
+    span.name, span.kind = "GET /", Span.SPAN_KIND_SERVER
+    span.start_time_unix_nano = int(START * 1e9)
+    span.end_time_unix_nano = span.start_time_unix_nano + 1_000_000
+    for key, value in attributes:
+        item = span.attributes.add()
+        item.key = key
+        if isinstance(value, str):
+            item.value.string_value = value
+        elif isinstance(value, int):
+            item.value.int_value = value
+        else:
+            assert isinstance(value, float)
+            item.value.double_value = value
+    return request.SerializeToString()
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        [("http.response.status_code", math.nan)],
+        [("http.response.status_code", math.inf)],
+        [("http.response.status_code", 1e300)],
+        [("http.status_code", -(2**63))],
+        [("http.status_code", 2**63 - 1)],
+        [("aws.xray.annotations", "k"), ("k", math.nan)],
+        [("k", -math.inf)],
+        [("http.response.body.size", math.nan)],
+        [("url.full", "\u0000\ud7ff"), ("http.request.method", "\u0000" * 300)],
+    ],
+)
+def test_a_span_with_extreme_values_is_refused_or_stored(pipeline_stages, attributes):
+    """What protobuf can carry (NaN, infinities, 64-bit extremes, control characters) becomes
+    a document that is stored, or a span refused in partial_success."""
+    assembler, store, registry = pipeline_stages
+    translated = translate(_export_request(attributes), PROTOBUF, frozenset({"k"}))
+    assert len(translated.documents) + sum(translated.reasons.values()) == 1
+    for raw in translated.documents:
+        for view in parse_document(raw):
+            assembler.add(view)
+
+    committed = threading.Event()
+    if assembler.flush(committed.set):
+        assert committed.wait(COMMIT_TIMEOUT_S)
+    assembler.evict()
+
     assert store.writer.alive
     assert store.writer.dropped_batches == 0
     assert registry.value("fluoroscope_assembly_traces_failed") == 0
