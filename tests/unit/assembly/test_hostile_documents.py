@@ -151,6 +151,45 @@ def test_a_mutated_document_is_refused_or_stored(pipeline_stages, mutation, cut)
     assert registry.value("fluoroscope_assembly_traces_failed") == 0
 
 
+BODIES = [body for name in SCENARIOS for body in load_golden(name).bodies]
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    st.sampled_from(BODIES),
+    st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), max_size=4),
+)
+def test_a_document_with_bytes_changed_is_refused_or_stored(pipeline_stages, body, flips):
+    """Bytes overwritten anywhere (inside strings too, so not always UTF-8 any more)."""
+    assembler, store, registry = pipeline_stages
+    raw = bytearray(body)
+    for where, value in flips:
+        raw[int(where * len(raw))] = value
+    try:
+        views = parse_document(bytes(raw))
+    except DocumentError as exc:
+        views = []
+        codes = [exc.code]
+    else:
+        codes = []
+    for view in views:
+        assembler.add(view)
+
+    committed = threading.Event()
+    if assembler.flush(committed.set):
+        assert committed.wait(COMMIT_TIMEOUT_S)
+    assembler.evict()
+
+    assert all(codes)
+    assert store.writer.alive
+    assert store.writer.dropped_batches == 0
+    assert registry.value("fluoroscope_assembly_traces_failed") == 0
+
+
 def _export_request(attributes: list[tuple[str, object]]) -> bytes:
     """An OTLP export request of one SERVER span with these attributes."""
     request = ExportTraceServiceRequest()
