@@ -250,15 +250,11 @@ class Assembler:
             self._ready.clear()
         return len(writes)
 
-    def abandon(self) -> int:
-        """Drop every change not yet written, counted as failed; return how many traces.
-
-        For a flush that failed on a bug: what it would write again would fail again.
-        """
-        changed = list(self._changed.values())
-        for trace in changed:
+    def abandon(self) -> None:
+        """Drop every change not yet written, each trace counted as failed (after a flush
+        failed on a bug: writing the same changes again would fail again)."""
+        for trace in list(self._changed.values()):
             self._failed(trace)
-        return len(changed)
 
     def _tail_call(self, trace: InFlightTrace, now: float, hurry: bool) -> TailCall | None:
         """What the tail stage needs to decide a trace past its head stage (None if decided)."""

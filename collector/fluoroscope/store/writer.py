@@ -277,13 +277,11 @@ class TraceWriter:
             self._graph.run(connection, batch.graph)
             self._graph_hours.run(connection, batch.graph_hours)
             connection.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except BaseException as exc:  # whatever it was, the next batch starts afresh
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
-            raise StoreError(f"writing {batch.trace_count} traces failed: {exc}") from exc
-        except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"writing {batch.trace_count} traces failed: {exc}") from exc
             raise
 
     def _delete(self, connection: sqlite3.Connection, table: str, rowids: list[int]) -> None:

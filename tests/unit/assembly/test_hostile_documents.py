@@ -103,26 +103,59 @@ def _apply(document: dict[str, Any], path: tuple[Any, ...], value: Any, remove: 
         parent[path[-1]] = value
 
 
+class Stages:
+    """An assembler over a real store: documents in, and checks that all of them went through."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.registry = Registry()
+        self.assembler = Assembler(store, self.registry)
+
+    def take(self, raws: list[bytes]) -> list[str]:
+        """Parse and add documents; the error codes of those refused."""
+        codes = []
+        for raw in raws:
+            try:
+                views = parse_document(raw)
+            except DocumentError as exc:
+                codes.append(exc.code)
+                continue
+            for view in views:
+                self.assembler.add(view)
+        return codes
+
+    def store_and_check(self) -> None:
+        """Flush; what was accepted is committed, and nothing failed or was dropped."""
+        committed = threading.Event()
+        if self.assembler.flush(committed.set):
+            assert committed.wait(COMMIT_TIMEOUT_S)
+        self.assembler.evict()
+        assert self.store.writer.alive
+        assert self.store.writer.dropped_batches == 0
+        assert self.registry.value("fluoroscope_assembly_traces_failed") == 0
+
+
 @pytest.fixture(scope="module")
-def pipeline_stages(tmp_path_factory: pytest.TempPathFactory):
-    """An assembler over a real store, shared by the examples."""
+def stages(tmp_path_factory: pytest.TempPathFactory):
+    """Pipeline stages over one real store, shared by the examples."""
     store = Store(Path(tmp_path_factory.mktemp("hostile")))
     store.open()
-    registry = Registry()
-    yield Assembler(store, registry), store, registry
+    yield Stages(store)
     store.close()
 
 
-@settings(
+EXAMPLES = settings(
     max_examples=300,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+
+
+@EXAMPLES
 @given(mutations(), st.booleans())
 # Once stopped the writer: a status wider than an SQLite INTEGER.
 @example((0, 0, [(("http", "response", "status"), 2**63, False)]), False)
-def test_a_mutated_document_is_refused_or_stored(pipeline_stages, mutation, cut):
-    assembler, store, registry = pipeline_stages
+def test_a_mutated_document_is_refused_or_stored(stages, mutation, cut):
     trace, index, changes = mutation
     documents = [orjson.loads(orjson.dumps(d)) for d in TRACES[trace]]
     for path, value, remove in changes:
@@ -131,63 +164,30 @@ def test_a_mutated_document_is_refused_or_stored(pipeline_stages, mutation, cut)
     if cut:
         raws[index] = raws[index][: len(raws[index]) * 2 // 3]
 
-    codes = []
-    for raw in raws:
-        try:
-            views = parse_document(raw)
-        except DocumentError as exc:
-            codes.append(exc.code)
-            continue
-        for view in views:
-            assembler.add(view)
-    committed = threading.Event()
-    if assembler.flush(committed.set):
-        assert committed.wait(COMMIT_TIMEOUT_S)
-    assembler.evict()
+    codes = stages.take(raws)
 
     assert all(codes)  # each refused with a code the protocol can carry
-    assert store.writer.alive
-    assert store.writer.dropped_batches == 0
-    assert registry.value("fluoroscope_assembly_traces_failed") == 0
+    stages.store_and_check()
 
 
 BODIES = [body for name in SCENARIOS for body in load_golden(name).bodies]
 
 
-@settings(
-    max_examples=300,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@EXAMPLES
 @given(
     st.sampled_from(BODIES),
     st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), max_size=4),
 )
-def test_a_document_with_bytes_changed_is_refused_or_stored(pipeline_stages, body, flips):
+def test_a_document_with_bytes_changed_is_refused_or_stored(stages, body, flips):
     """Bytes overwritten anywhere (inside strings too, so not always UTF-8 any more)."""
-    assembler, store, registry = pipeline_stages
     raw = bytearray(body)
     for where, value in flips:
         raw[int(where * len(raw))] = value
-    try:
-        views = parse_document(bytes(raw))
-    except DocumentError as exc:
-        views = []
-        codes = [exc.code]
-    else:
-        codes = []
-    for view in views:
-        assembler.add(view)
 
-    committed = threading.Event()
-    if assembler.flush(committed.set):
-        assert committed.wait(COMMIT_TIMEOUT_S)
-    assembler.evict()
+    codes = stages.take([bytes(raw)])
 
     assert all(codes)
-    assert store.writer.alive
-    assert store.writer.dropped_batches == 0
-    assert registry.value("fluoroscope_assembly_traces_failed") == 0
+    stages.store_and_check()
 
 
 def _export_request(attributes: list[tuple[str, object]]) -> bytes:
@@ -229,21 +229,11 @@ def _export_request(attributes: list[tuple[str, object]]) -> bytes:
         [("url.full", "\u0000\ud7ff"), ("http.request.method", "\u0000" * 300)],
     ],
 )
-def test_a_span_with_extreme_values_is_refused_or_stored(pipeline_stages, attributes):
+def test_a_span_with_extreme_values_is_refused_or_stored(stages, attributes):
     """What protobuf can carry (NaN, infinities, 64-bit extremes, control characters) becomes
     a document that is stored, or a span refused in partial_success."""
-    assembler, store, registry = pipeline_stages
     translated = translate(_export_request(attributes), PROTOBUF, frozenset({"k"}))
     assert len(translated.documents) + sum(translated.reasons.values()) == 1
-    for raw in translated.documents:
-        for view in parse_document(raw):
-            assembler.add(view)
 
-    committed = threading.Event()
-    if assembler.flush(committed.set):
-        assert committed.wait(COMMIT_TIMEOUT_S)
-    assembler.evict()
-
-    assert store.writer.alive
-    assert store.writer.dropped_batches == 0
-    assert registry.value("fluoroscope_assembly_traces_failed") == 0
+    assert stages.take(translated.documents) == []  # what translation makes, the parser takes
+    stages.store_and_check()
