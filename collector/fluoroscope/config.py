@@ -51,6 +51,7 @@ class Config:
     udp_receive_buffer_bytes: int
     queue_max_documents: int
     queue_max_bytes: int
+    spool_max_bytes: int
     assembly_max_traces: int
     assembly_max_bytes: int
     assembly_idle_timeout_s: float
@@ -206,12 +207,16 @@ OPTIONS: tuple[Option, ...] = (
            lambda: 32 << 20, "SO_RCVBUF asked for on the UDP socket"),
     Option("queue_max_documents", "queue.max_documents", "FLUOROSCOPE_QUEUE_MAX_DOCUMENTS", None,
            _number(int, 100, 10_000_000), lambda: 50_000,
-           "documents waiting for the pipeline (UDP then waits in the socket buffer; "
+           "documents waiting in memory for the pipeline (UDP then goes to the spool; "
            "the API and OTLP refuse for retry)"),
     Option("queue_max_bytes", "queue.max_bytes", "FLUOROSCOPE_QUEUE_MAX_BYTES", None,
            _number(int, 1 << 20, 1 << 34), lambda: 8 << 20,
-           "bytes waiting for the pipeline (UDP then waits in the socket buffer; "
+           "bytes waiting in memory for the pipeline (UDP then goes to the spool; "
            "the API and OTLP refuse for retry)"),
+    Option("spool_max_bytes", "queue.spool_max_bytes", "FLUOROSCOPE_QUEUE_SPOOL_MAX_BYTES", None,
+           _number(int, 0, 1 << 40), lambda: 2 << 30,
+           "disk under the data directory for UDP documents the pipeline has no room for yet "
+           "(0: none; UDP then waits in the socket buffer)"),
     Option("assembly_max_traces", "assembly.max_traces", "FLUOROSCOPE_ASSEMBLY_MAX_TRACES", None,
            _number(int, 10, 10_000_000), lambda: 100_000, "traces held in memory at most"),
     Option("assembly_max_bytes", "assembly.max_bytes", "FLUOROSCOPE_ASSEMBLY_MAX_BYTES", None,

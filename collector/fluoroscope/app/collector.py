@@ -21,6 +21,7 @@ from fluoroscope.api.server import ApiServer
 from fluoroscope.api.traces import Refusals
 from fluoroscope.app.feed import DocumentBatch, Feed, RawBatch
 from fluoroscope.app.pipeline import Pipeline
+from fluoroscope.app.spool import Spool
 from fluoroscope.assembly.assembler import Assembler
 from fluoroscope.assembly.gate import SamplingGate
 from fluoroscope.assembly.head_sampling import HeadMode, HeadSampler
@@ -60,7 +61,16 @@ class Collector:
         self.config = config
         self.registry = Registry()
         self.store = Store(config.data_dir, config.retention_days * 86_400, now)
-        self.feed = Feed(config.queue_max_documents, config.queue_max_bytes)
+        self.spool = (
+            Spool(config.data_dir / "spool", config.spool_max_bytes, self.registry)
+            if config.spool_max_bytes
+            else None
+        )
+        self.feed = Feed(
+            config.queue_max_documents,
+            config.queue_max_bytes,
+            ("udp", self.spool) if self.spool is not None else None,
+        )
         self._now = now
         self._pipeline: Pipeline | None = None
         self._assembler: Assembler | None = None
@@ -87,6 +97,7 @@ class Collector:
         """Open the store and start every component; return the ready lines to print."""
         config = self.config
         self.store.open()
+        left = self.spool.open() if self.spool is not None else 0
         limits = AssemblyLimits(
             max_traces=config.assembly_max_traces,
             max_bytes=config.assembly_max_bytes,
@@ -152,6 +163,11 @@ class Collector:
             f"{prefix} X-Ray API on http://{http} (/healthz, /metrics)",
             *(f"{prefix} {line}" for line in otlp_lines),
             f"{prefix} store at {self.store.path}",
+            *(
+                [f"{prefix} {left:,} UDP documents spooled by an earlier run are read first"]
+                if left
+                else []
+            ),
             *(
                 [f"{prefix} forwarding as OTLP to {config.export_otlp}"]
                 if config.export_otlp is not None
@@ -231,6 +247,8 @@ class Collector:
         if self._stopped:
             return
         self._stopped = True
+        # Working through a spooled backlog could take minutes: it waits for the next start.
+        self.feed.leave_spooled()
         if self._sampling_task is not None:
             self._sampling_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -253,6 +271,8 @@ class Collector:
             self.groups.close()
             self._rules.close()
         self._control.shutdown(wait=True)
+        if self.spool is not None:
+            self.spool.close()  # what is still spooled is read at the next start
         self.store.close(DRAIN_TIMEOUT_S)
         if self._exporter is not None:
             self._exporter.stop(DRAIN_TIMEOUT_S)

@@ -2,6 +2,10 @@
 
 Receivers offer whole batches; a batch that does not fit is refused at once, never waited for,
 so a receiver's loop never blocks on a slow pipeline. The caller counts what was refused.
+
+Raw batches, whose senders cannot be asked to resend, may overflow into a :class:`Spool` on disk
+instead: once anything waits there, later raw batches go there too, behind it, so that they
+reach the pipeline in the order they arrived.
 """
 
 import threading
@@ -9,6 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from fluoroscope.app.spool import Spool
 from fluoroscope.model.segment import Document
 
 # Called from the pipeline thread once the batch's documents are stored, with the refusals
@@ -46,7 +51,10 @@ def _count(batch: Batch) -> int:
 class Feed:
     """A bounded multi-producer, single-consumer queue of batches."""
 
-    def __init__(self, max_documents: int, max_bytes: int) -> None:
+    def __init__(
+        self, max_documents: int, max_bytes: int, overflow: tuple[str, Spool] | None = None
+    ) -> None:
+        """``overflow``: the source whose raw batches go to the spool when the feed is full."""
         self.max_documents = max_documents
         self.max_bytes = max_bytes
         self._batches: deque[Batch] = deque()
@@ -56,10 +64,13 @@ class Feed:
         self._ready = threading.Condition(self._lock)
         self._waiting = False
         self._closed = False
+        self._leave_spooled = False
+        self._overflow_source = overflow[0] if overflow is not None else ""
+        self._spool: Spool | None = overflow[1] if overflow is not None else None
 
     @property
     def depth(self) -> int:
-        """Documents waiting."""
+        """Documents waiting in memory (not those in the spool)."""
         return self._documents
 
     @property
@@ -68,7 +79,23 @@ class Feed:
         return self._bytes
 
     def offer(self, batch: Batch, count: int) -> bool:
-        """Queue ``batch`` of ``count`` documents if it fits; False if refused (full or closed)."""
+        """Queue ``batch`` of ``count`` documents if it fits; False if refused (full or closed).
+
+        A raw batch from the overflow source that does not fit (or finds others in the spool)
+        is spooled; it is refused only when the spool is full too.
+        """
+        spool = self._spool
+        if (
+            spool is None
+            or not isinstance(batch, RawBatch)
+            or batch.source != self._overflow_source
+        ):
+            return self._put(batch, count)
+        if spool.depth == 0 and self._put(batch, count):
+            return True
+        return not self._closed and spool.append(batch.documents)
+
+    def _put(self, batch: Batch, count: int) -> bool:
         with self._lock:
             if self._closed or (
                 self._documents + count > self.max_documents
@@ -88,9 +115,11 @@ class Feed:
         Taking a bounded amount keeps the feed's limit meaningful: what the pipeline holds
         beyond the feed is at most one such slice.
         """
+        spool = self._spool
         with self._lock:
             # Closed: shutting down, so nothing more is coming to wait for.
-            if not self._batches and timeout > 0 and not self._closed:
+            spooled = spool is not None and spool.depth > 0 and not self._leave_spooled
+            if not self._batches and timeout > 0 and not self._closed and not spooled:
                 self._waiting = True
                 self._ready.wait(timeout)
                 self._waiting = False
@@ -102,10 +131,20 @@ class Feed:
                 size += batch.size
                 self._bytes -= batch.size
                 self._documents -= _count(batch)
+        if spooled and size < max_bytes:
+            # What is in memory arrived before anything spooled (or came from elsewhere).
+            assert spool is not None
+            for documents in spool.take(max_bytes - size):
+                batches.append(RawBatch(self._overflow_source, documents, sum(map(len, documents))))
         return batches
+
+    def leave_spooled(self) -> None:
+        """Take nothing more from the spool: shutting down, it is left for the next start."""
+        self._leave_spooled = True
 
     def close(self) -> None:
         """Refuse every later offer (shutdown: receivers are stopping)."""
         with self._lock:
             self._closed = True
+            self._leave_spooled = True
             self._ready.notify()

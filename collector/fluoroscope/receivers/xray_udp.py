@@ -8,11 +8,12 @@ The socket is read in its own thread rather than by asyncio's datagram transport
 out near 50,000 datagrams/s on a 2-core machine; :class:`DatagramReader` takes many datagrams per
 system call without releasing the GIL per datagram, and each batch goes to the pipeline whole.
 
-While the pipeline's feed is full, the reading thread holds its batch and stops reading: the
-datagrams behind it wait in the socket's receive buffer, which absorbs bursts without costing
-the collector memory or CPU, and what overflows it is dropped by the kernel, the cheapest place
-to drop, and counted there (``fluoroscope_udp_kernel_drops``). Reading and framing datagrams only
-to throw them away would take interpreter time from the pipeline just when it has none to spare.
+The sink takes a batch or refuses it. With the collector's disk spool (see
+``fluoroscope.app.spool``), it refuses only when the in-memory feed and the spool are both full.
+Then the reading thread holds its batch and stops reading: the datagrams behind it wait in the
+socket's receive buffer, and what overflows it is dropped by the kernel, the cheapest place to
+drop, and counted there (``fluoroscope_udp_kernel_drops``). Reading and framing datagrams only to
+throw them away would take interpreter time from the pipeline just when it has none to spare.
 """
 
 import logging

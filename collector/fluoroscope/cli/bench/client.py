@@ -169,9 +169,10 @@ class Api:
 
 
 # After sending, wait until the written count has not moved for SETTLE_QUIET_S (the store's
-# flush interval is 0.2 s by default), but never longer than SETTLE_LIMIT_S.
+# flush interval is 0.2 s by default) and nothing waits in its queue or spool, but never
+# longer than SETTLE_LIMIT_S (a spooled burst takes minutes to work through).
 SETTLE_QUIET_S = 3.0
-SETTLE_LIMIT_S = 120.0
+SETTLE_LIMIT_S = 600.0
 SETTLE_POLL_S = 0.2
 _WRITTEN = "fluoroscope_store_documents_written_total"
 
@@ -190,7 +191,10 @@ def settle(api: Api, before: Metrics, expected: int) -> tuple[float, bool]:
         written = now.get(_WRITTEN, 0.0) - before.get(_WRITTEN, 0.0)
         if written >= expected:
             return written, True
-        if written != last or now.get("fluoroscope_queue_documents", 0.0) > 0:
+        waiting = now.get("fluoroscope_queue_documents", 0.0) + now.get(
+            "fluoroscope_spool_documents", 0.0
+        )
+        if written != last or waiting > 0:
             last = written
             quiet_since = time.monotonic()
         elif time.monotonic() - quiet_since >= SETTLE_QUIET_S:
