@@ -30,10 +30,10 @@ def test_a_burst_waits_in_the_spool_through_a_restart_and_is_all_stored(
     for start in range(0, SEGMENTS, CHUNK):
         first.send(*datagrams[start : start + CHUNK])
         _wait_until_received(first, start + CHUNK)
-    spooled = first.metrics().value("fluoroscope_spool_documents_written_total")
+    spooled = first.metrics().value("fluoroscope_spool_items_written_total", spool="udp")
 
     status = first.stop()
-    left = sorted((first.data_dir / "spool").glob("*.spool"))
+    left = sorted((first.data_dir / "spool" / "udp").glob("*.spool"))
     second = make_collector(data_dir=first.data_dir, **SLOW_PIPELINE)
     client = make_client(second)
 
@@ -46,8 +46,8 @@ def test_a_burst_waits_in_the_spool_through_a_restart_and_is_all_stored(
     assert spooled > SEGMENTS / 2
     assert left, "the first process stopped with nothing spooled: the restart proves nothing"
     assert sorted(found) == sorted(trace_ids)
-    wait_for_metric(second, "fluoroscope_spool_documents", 0)
-    assert sorted((first.data_dir / "spool").glob("*.spool")) == []
+    wait_for_metric(second, "fluoroscope_spool_items", 0, spool="udp")
+    assert sorted((first.data_dir / "spool").rglob("*.spool")) == []
 
 
 def _wait_until_received(collector: Collector, count: int) -> None:

@@ -21,7 +21,6 @@ from fluoroscope.api.server import ApiServer
 from fluoroscope.api.traces import Refusals
 from fluoroscope.app.feed import DocumentBatch, Feed, RawBatch
 from fluoroscope.app.pipeline import Pipeline
-from fluoroscope.app.spool import Spool
 from fluoroscope.assembly.assembler import Assembler
 from fluoroscope.assembly.gate import SamplingGate
 from fluoroscope.assembly.head_sampling import HeadMode, HeadSampler
@@ -37,6 +36,7 @@ from fluoroscope.receivers.xray_udp import UdpReceiver
 from fluoroscope.sampling import Quotas, RuleBook, Sampler
 from fluoroscope.store.groups import GroupTable
 from fluoroscope.store.sampling_rules import RuleTable
+from fluoroscope.store.spool import Spool
 from fluoroscope.store.store import Store
 from fluoroscope.telemetry import Registry
 
@@ -61,11 +61,10 @@ class Collector:
         self.config = config
         self.registry = Registry()
         self.store = Store(config.data_dir, config.retention_days * 86_400, now)
-        self.spool = (
-            Spool(config.data_dir / "spool", config.spool_max_bytes, self.registry)
-            if config.spool_max_bytes
-            else None
-        )
+        self.spool = self._spool("udp")
+        otlp_on = config.otlp_grpc is not None or config.otlp_http is not None
+        self._otlp_spool = self._spool("otlp") if otlp_on else None
+        self._otlp_ingest: OtlpIngest | None = None
         self.feed = Feed(
             config.queue_max_documents,
             config.queue_max_bytes,
@@ -97,7 +96,7 @@ class Collector:
         """Open the store and start every component; return the ready lines to print."""
         config = self.config
         self.store.open()
-        left = self.spool.open() if self.spool is not None else 0
+        left = sum(spool.open() for spool in self._spools)
         limits = AssemblyLimits(
             max_traces=config.assembly_max_traces,
             max_bytes=config.assembly_max_bytes,
@@ -164,7 +163,7 @@ class Collector:
             *(f"{prefix} {line}" for line in otlp_lines),
             f"{prefix} store at {self.store.path}",
             *(
-                [f"{prefix} {left:,} UDP documents spooled by an earlier run are read first"]
+                [f"{prefix} {left:,} items spooled by an earlier run are read first"]
                 if left
                 else []
             ),
@@ -175,6 +174,17 @@ class Collector:
             ),
             f"{prefix} ready",
         ]
+
+    @property
+    def _spools(self) -> list[Spool]:
+        return [spool for spool in (self.spool, self._otlp_spool) if spool is not None]
+
+    def _spool(self, name: str) -> Spool | None:
+        """The disk spool of one kind of input, if spools are on."""
+        size = self.config.spool_max_bytes
+        if not size:
+            return None
+        return Spool(self.config.data_dir / "spool" / name, size, self.registry, name)
 
     def _gate(self, book: RuleBook) -> SamplingGate | None:
         """The sampling the configuration asks for, if any."""
@@ -225,7 +235,10 @@ class Collector:
             self.registry,
             config.ack_timeout_s,
             config.otlp_indexed_attributes,
+            self._otlp_spool,
         )
+        self._otlp_ingest = ingest
+        ingest.start()
         lines = []
         if config.otlp_grpc is not None:
             from fluoroscope.receivers.otlp_grpc import OtlpGrpcReceiver  # noqa: PLC0415
@@ -258,6 +271,8 @@ class Collector:
         for receiver in (self._otlp_grpc, self._otlp_http):
             if receiver is not None:
                 await receiver.stop()
+        if self._otlp_ingest is not None:
+            await self._otlp_ingest.stop(DRAIN_TIMEOUT_S)
         self.feed.close()
         self._translator.shutdown()
         self._translation.shutdown(wait=True)
@@ -271,8 +286,8 @@ class Collector:
             self.groups.close()
             self._rules.close()
         self._control.shutdown(wait=True)
-        if self.spool is not None:
-            self.spool.close()  # what is still spooled is read at the next start
+        for spool in self._spools:
+            spool.close()  # what is still spooled is read at the next start
         self.store.close(DRAIN_TIMEOUT_S)
         if self._exporter is not None:
             self._exporter.stop(DRAIN_TIMEOUT_S)
@@ -311,6 +326,19 @@ class Collector:
         )
         registry.gauge(
             "fluoroscope_queue_bytes", "Bytes waiting for the pipeline", lambda: feed.depth_bytes
+        )
+        spools = self._spools
+        registry.gauge(
+            "fluoroscope_spool_items",
+            "UDP documents or OTLP requests waiting in a disk spool",
+            lambda: [((spool.name,), float(spool.depth)) for spool in spools],
+            ("spool",),
+        )
+        registry.gauge(
+            "fluoroscope_spool_bytes",
+            "Bytes waiting in a disk spool",
+            lambda: [((spool.name,), float(spool.depth_bytes)) for spool in spools],
+            ("spool",),
         )
         registry.gauge(
             "fluoroscope_assembly_traces_in_flight",

@@ -13,8 +13,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from fluoroscope.app.spool import Spool
 from fluoroscope.model.segment import Document
+from fluoroscope.store.spool import Spool
 
 # Called from the pipeline thread once the batch's documents are stored, with the refusals
 # the pipeline made after the batch was accepted: (document id, error code, message).

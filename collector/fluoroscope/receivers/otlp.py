@@ -6,9 +6,16 @@ it returns are validated on a thread of the collector. The answer follows the OT
 specification: spans that cannot become valid documents are counted in ``partial_success``
 with a message naming the reasons; a full pipeline is a retryable refusal, so that senders
 back off and resend instead of losing data; nothing is acknowledged before it is durable.
+
+When translation is behind, a protobuf request is checked (it must decode) and written whole to
+a disk spool, and acknowledged then: it is durable there, and it is translated and stored as
+soon as translation has room, oldest first. Spans such a request has refused are counted in the
+metrics only, since its answer has gone. OTLP/JSON requests are never spooled (checking one
+costs nearly as much as translating it): a sender of JSON is asked to retry instead.
 """
 
 import asyncio
+import logging
 from collections import Counter as Tally
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -16,7 +23,15 @@ from dataclasses import dataclass
 
 from fluoroscope.errors import DocumentError
 from fluoroscope.model.segment import Document
-from fluoroscope.receivers.otlp_translation import Translated, Translator, TranslatorUnavailable
+from fluoroscope.receivers.otlp_translation import (
+    PROTOBUF,
+    MalformedRequest,
+    Translated,
+    Translator,
+    TranslatorUnavailable,
+    decode,
+)
+from fluoroscope.store.spool import Spool
 from fluoroscope.telemetry import Registry
 from fluoroscope.translate.xray_json import parse_document
 
@@ -31,6 +46,15 @@ Ingest = Callable[[str, list[Document], int, Callable[[Refusals], None]], bool]
 # deadlines expire, and the work done for calls already given up on is wasted. 4 MiB is about
 # 17,000 spans, half a second of translation for one helper process.
 TRANSLATION_BACKLOG_BYTES = 4 << 20
+# Spooled requests are replayed while the backlog is under this, leaving room for new ones.
+REPLAY_BACKLOG_BYTES = TRANSLATION_BACKLOG_BYTES // 2
+# How often the replay looks again when it has nothing to do or no room to do it.
+REPLAY_POLL_S = 0.02
+# A spooled request starts with the transport it came by.
+_TRANSPORT_TAGS = {"grpc": b"g", "http": b"h"}
+_TAG_TRANSPORTS = {tag: transport for transport, tag in _TRANSPORT_TAGS.items()}
+
+log = logging.getLogger(__name__)
 
 
 class Busy(Exception):
@@ -56,8 +80,12 @@ class OtlpIngest:
         registry: Registry,
         ack_timeout_s: float,
         indexed_attributes: frozenset[str],
+        spool: Spool | None = None,
     ) -> None:
         self._ingest = ingest
+        self._spool = spool
+        self._replay: asyncio.Task[None] | None = None
+        self._replaying: set[asyncio.Task[None]] = set()
         self._translator = translator
         self._backlog = 0  # request bytes between arrival and the pipeline (event loop only)
         self._executor = executor
@@ -77,6 +105,24 @@ class OtlpIngest:
             "OTLP requests refused for the sender to retry, by transport and reason",
             ("transport", "reason"),
         )
+        self._spooled_requests = registry.counter(
+            "fluoroscope_otlp_requests_spooled",
+            "OTLP requests acknowledged once written to the disk spool, translated later",
+            ("transport",),
+        )
+
+    def start(self) -> None:
+        """Start replaying spooled requests (from the event loop)."""
+        if self._spool is not None:
+            self._replay = asyncio.create_task(self._replay_spooled(self._spool))
+
+    async def stop(self, timeout: float) -> None:
+        """Stop taking from the spool; let requests taken from it reach the pipeline."""
+        if self._replay is not None:
+            self._replay.cancel()
+            await asyncio.gather(self._replay, return_exceptions=True)
+        if self._replaying:
+            await asyncio.wait(self._replaying, timeout=timeout)
 
     def refused(self, transport: str, reason: str) -> None:
         """Count a whole request refused before translation (malformed, too large, ...)."""
@@ -90,24 +136,20 @@ class OtlpIngest:
         """
         # One request always gets in, however large: the message size limit bounds it.
         if self._backlog and self._backlog + len(body) > TRANSLATION_BACKLOG_BYTES:
+            if await self._spool_request(body, encoding, transport):
+                return Outcome(0, "")
             self._busy.child(transport, "translation_backlog").inc()
             raise Busy("the collector is behind translating requests")
         self._backlog += len(body)
-        loop = asyncio.get_running_loop()
         try:
-            translated = await self._translator.translate(body, encoding, self._indexed)
-            documents, size, reasons = await loop.run_in_executor(
-                self._executor, _validate, translated
-            )
+            documents, size, reasons = await self._translate(body, encoding, transport)
         except TranslatorUnavailable as exc:
             self._busy.child(transport, "translator_restarted").inc()
             raise Busy(str(exc)) from None
         finally:
             self._backlog -= len(body)
-        self._spans.child(transport).inc(translated.total)
-        for reason, count in reasons.items():
-            self._rejected.child(transport, reason).inc(count)
         if documents:
+            loop = asyncio.get_running_loop()
             stored: asyncio.Future[Refusals] = loop.create_future()
 
             def acknowledge(refusals: Refusals) -> None:
@@ -127,6 +169,77 @@ class OtlpIngest:
         rejected = sum(reasons.values())
         message = "; ".join(f"{count} {reason}" for reason, count in sorted(reasons.items()))
         return Outcome(rejected, message)
+
+    async def _translate(
+        self, body: bytes, encoding: str, transport: str
+    ) -> tuple[list[Document], int, Tally[str]]:
+        """Translate and validate a request; count its spans and those refused."""
+        translated = await self._translator.translate(body, encoding, self._indexed)
+        loop = asyncio.get_running_loop()
+        documents, size, reasons = await loop.run_in_executor(self._executor, _validate, translated)
+        self._spans.child(transport).inc(translated.total)
+        for reason, count in reasons.items():
+            self._rejected.child(transport, reason).inc(count)
+        return documents, size, reasons
+
+    async def _spool_request(self, body: bytes, encoding: str, transport: str) -> bool:
+        """Spool a protobuf request that decodes; False if there is no spool or no room."""
+        spool = self._spool
+        if spool is None or encoding != PROTOBUF:
+            return False
+        loop = asyncio.get_running_loop()
+        # Raises MalformedRequest: refused now, as it would be after translation.
+        await loop.run_in_executor(self._executor, decode, body, PROTOBUF)
+        item = _TRANSPORT_TAGS[transport] + body
+        if not await loop.run_in_executor(self._executor, spool.append, [item]):
+            return False
+        self._spooled_requests.child(transport).inc()
+        return True
+
+    async def _replay_spooled(self, spool: Spool) -> None:
+        """Translate and store spooled requests, oldest first, while translation has room."""
+        loop = asyncio.get_running_loop()
+        while True:
+            if spool.depth == 0 or self._backlog >= REPLAY_BACKLOG_BYTES:
+                await asyncio.sleep(REPLAY_POLL_S)
+                continue
+            batches = await loop.run_in_executor(self._executor, spool.take, 0)
+            for item in (item for batch in batches for item in batch):
+                while self._backlog >= REPLAY_BACKLOG_BYTES:
+                    await asyncio.sleep(REPLAY_POLL_S)
+                # Counted from here, so the backlog check above sees it at once.
+                self._backlog += len(item) - 1
+                task = asyncio.create_task(self._store_spooled(item))
+                self._replaying.add(task)
+                task.add_done_callback(self._replaying.discard)
+
+    async def _store_spooled(self, item: bytes) -> None:
+        """Translate one spooled request and hand its documents over, waiting for room."""
+        transport = _TAG_TRANSPORTS.get(item[:1], "grpc")
+        body = item[1:]
+        try:
+            while True:
+                try:
+                    documents, size, _ = await self._translate(body, PROTOBUF, transport)
+                    break
+                except TranslatorUnavailable:
+                    await asyncio.sleep(REPLAY_POLL_S)
+        except MalformedRequest as exc:  # it decoded when it was spooled
+            log.warning("dropping a spooled OTLP request: %s", exc)
+            self._rejected.child(transport, "malformed").inc()
+            return
+        finally:
+            self._backlog -= len(body)
+        if not documents:
+            return
+
+        def count_late(refusals: Refusals) -> None:
+            for _, code, _ in refusals:
+                self._rejected.child(transport, code).inc()
+
+        source = f"otlp_{transport}"
+        while not self._ingest(source, documents, size, count_late):
+            await asyncio.sleep(REPLAY_POLL_S)
 
 
 def _validate(translated: Translated) -> tuple[list[Document], int, Tally[str]]:

@@ -9,7 +9,7 @@ out near 50,000 datagrams/s on a 2-core machine; :class:`DatagramReader` takes m
 system call without releasing the GIL per datagram, and each batch goes to the pipeline whole.
 
 The sink takes a batch or refuses it. With the collector's disk spool (see
-``fluoroscope.app.spool``), it refuses only when the in-memory feed and the spool are both full.
+``fluoroscope.store.spool``), it refuses only when the in-memory feed and the spool are both full.
 Then the reading thread holds its batch and stops reading: the datagrams behind it wait in the
 socket's receive buffer, and what overflows it is dropped by the kernel, the cheapest place to
 drop, and counted there (``fluoroscope_udp_kernel_drops``). Reading and framing datagrams only to

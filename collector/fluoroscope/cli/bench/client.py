@@ -191,8 +191,8 @@ def settle(api: Api, before: Metrics, expected: int) -> tuple[float, bool]:
         written = now.get(_WRITTEN, 0.0) - before.get(_WRITTEN, 0.0)
         if written >= expected:
             return written, True
-        waiting = now.get("fluoroscope_queue_documents", 0.0) + now.get(
-            "fluoroscope_spool_documents", 0.0
+        waiting = now.get("fluoroscope_queue_documents", 0.0) + now.family(
+            "fluoroscope_spool_items"
         )
         if written != last or waiting > 0:
             last = written

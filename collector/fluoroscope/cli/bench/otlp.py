@@ -16,7 +16,10 @@ of why), the export-call latency, and the memory and CPU of the collector and of
 processes. The collector answers a call once its spans are stored, so the latency is also the
 time from sending to queryable; when calls sent in the last quarter of the run are clearly
 slower than the rest, a backlog was growing, and a longer run at that rate would end in calls
-given up at their deadline. The exit status is 1 when anything was lost or refused.
+given up at their deadline. While translation is behind, the collector instead writes requests
+to its disk spool and answers once they are there; the report says how many, and "settled" how
+long after the run the last of them was stored. The exit status is 1 when anything was lost or
+refused.
 """
 
 import argparse
@@ -192,6 +195,12 @@ def _report(args: argparse.Namespace, where: str, outcome: _Outcome) -> Report:
         )
     report.row("batches sent", f"{result.calls:,} ({sent:,} spans)")
     report.row("  answered OK", f"{result.answered:,}")
+    spooled = delta.family("fluoroscope_otlp_requests_spooled_total")
+    if spooled:
+        report.row(
+            "    of which spooled",
+            f"{spooled:,.0f} (answered once on disk, translation being behind; stored later)",
+        )
     report.row(
         "  refused (retryable)",
         f"{result.refused:,} ({result.refused * batch:,} spans; UNAVAILABLE or "
@@ -240,7 +249,7 @@ def _report(args: argparse.Namespace, where: str, outcome: _Outcome) -> Report:
         f"{outcome.settle_seconds:.1f} s after sending stopped"
         + ("" if outcome.settled else " (gave up waiting)"),
     )
-    report.section("Latency, export call to answer (the spans stored)")
+    report.section("Latency, export call to answer (the spans stored, or spooled on disk)")
     report.row("calls answered OK", milliseconds(result.latencies))
     report.row("  sent in the last quarter", milliseconds(result.late_latencies))
     report.section("Collector process")

@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fluoroscope.app import spool as spool_module
 from fluoroscope.app.feed import DocumentBatch, Feed, RawBatch
-from fluoroscope.app.spool import Spool
+from fluoroscope.store import spool as spool_module
+from fluoroscope.store.spool import Spool
 from fluoroscope.telemetry import Registry
 
-LOST = "fluoroscope_spool_documents_lost"
+LOST = "fluoroscope_spool_items_lost"
 
 
 def _batch(start: int, count: int = 3) -> list[bytes]:
@@ -42,7 +42,7 @@ def small_files(monkeypatch):
 
 def _open(directory: Path, max_bytes: int = 1 << 30) -> tuple[Spool, Registry]:
     registry = Registry()
-    spool = Spool(directory, max_bytes, registry)
+    spool = Spool(directory, max_bytes, registry, "test")
     spool.open()
     return spool, registry
 
@@ -57,7 +57,7 @@ def test_batches_come_back_in_the_order_they_went_in_across_files(tmp_path, smal
 
     assert _drain(spool) == [document for batch in sent for document in batch]
     assert spool.depth == 0
-    assert registry.value("fluoroscope_spool_documents_written") == 120
+    assert registry.value("fluoroscope_spool_items_written", "test") == 120
 
 
 def test_an_emptied_spool_leaves_no_files(tmp_path, small_files):
@@ -133,7 +133,7 @@ def test_a_damaged_record_costs_its_file_and_is_counted(tmp_path, small_files):
 
     taken = _drain(spool)
 
-    lost = registry.value(LOST, "damaged")
+    lost = registry.value(LOST, "test", "damaged")
     assert 0 < lost < len(sent)
     assert taken == sent[lost:]
     assert spool.depth == 0
@@ -156,7 +156,7 @@ def test_a_failed_write_is_counted_and_the_spool_goes_on(tmp_path, monkeypatch):
     spool.append(_batch(10))
 
     assert lost == []
-    assert registry.value(LOST, "write_failed") == 3
+    assert registry.value(LOST, "test", "write_failed") == 3
     assert spool.take(1 << 20) == [_batch(10)]
     assert spool.depth == 0
 

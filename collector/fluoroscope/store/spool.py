@@ -1,19 +1,20 @@
-"""A bounded first-in, first-out spool on disk for UDP documents the pipeline has no room for.
+"""A bounded first-in, first-out spool on disk for input the pipeline has no room for yet.
 
-UDP senders cannot be told to slow down or to resend: what the collector does not take is gone.
-When the feed is full, the receiving thread writes each batch of framed documents here instead,
-and the pipeline reads them back, oldest first, as soon as it has room. Writing a batch costs a
-few microseconds per document, so reading the socket keeps pace with bursts several times what
-the pipeline can process, and the backlog waits in files under the data directory rather than
-in memory or in the socket buffer (which holds a fraction of a second). The spool is bounded by
-bytes; once full, the receiving thread stops reading and the kernel's drops are counted as before.
+A UDP sender cannot be told to slow down or to resend: what the collector does not take is gone.
+When the pipeline's feed is full, the receiving thread writes each batch of framed documents to a
+spool instead, and the pipeline reads them back, oldest first, as soon as it has room. Writing a
+batch costs a few microseconds per document, so reading the socket keeps pace with bursts several
+times what the pipeline can process, and the backlog waits in files under the data directory
+rather than in memory or in the socket buffer (which holds a fraction of a second). OTLP export
+requests that arrive while translation is behind are spooled the same way, whole. A spool is
+bounded by bytes; once it is full, its receiver refuses or stops reading as it would without one.
 
-Files are ``<sequence>.spool``, each a run of records: a header (payload length, document count,
-CRC-32 of the payload) and the payload, the batch's documents encoded as one msgpack array. A file
-is deleted once read. Records are buffered up to :data:`WRITE_CHUNK` before they are written, so
-the writing thread gives up the GIL once per chunk rather than once per batch. What is written
-survives a crash or a restart and is read first when the collector starts again; a record cut
-short by a crash, or damaged, is skipped and counted.
+Files are ``<sequence>.spool``, each a run of records: a header (payload length, item count,
+CRC-32 of both and of the payload) and the payload, one batch of byte strings encoded as a msgpack
+array. A file is deleted once read. Records are buffered up to :data:`WRITE_CHUNK` before they
+are written, so the writing thread gives up the GIL once per chunk rather than once per batch.
+What is written survives a crash or a restart and is read first when the collector starts again;
+a record cut short by a crash, or damaged, is skipped and counted.
 """
 
 import logging
@@ -30,7 +31,7 @@ from fluoroscope.telemetry import Registry
 
 log = logging.getLogger(__name__)
 
-_HEADER = struct.Struct("<III")  # payload bytes, documents, CRC-32 of both counts and the payload
+_HEADER = struct.Struct("<III")  # payload bytes, items, CRC-32 of both counts and the payload
 # Buffered records are written once they reach this size (or when the reader needs them).
 WRITE_CHUNK = 1 << 20
 # A file is closed for writing at this size and deleted once read.
@@ -46,15 +47,12 @@ _POSITION = "read-position"
 class _File:
     path: Path
     size: int = 0  # bytes written to it
-    documents: int = 0  # documents in those bytes
+    items: int = 0  # items in those bytes
 
 
-def _record(documents: list[bytes], payload: bytes) -> bytes:
-    counts = struct.pack("<II", len(payload), len(documents))
-    return (
-        _HEADER.pack(len(payload), len(documents), zlib.crc32(payload, zlib.crc32(counts)))
-        + payload
-    )
+def _record(items: list[bytes], payload: bytes) -> bytes:
+    counts = struct.pack("<II", len(payload), len(items))
+    return _HEADER.pack(len(payload), len(items), zlib.crc32(payload, zlib.crc32(counts))) + payload
 
 
 def _read_position(path: Path) -> tuple[int, int]:
@@ -67,79 +65,81 @@ def _read_position(path: Path) -> tuple[int, int]:
 
 
 def _checked(chunk: bytes, limit: int) -> tuple[int, int, int]:
-    """Walk the records of ``chunk``: (bytes of intact records, their documents, need).
+    """Walk the records of ``chunk``: (bytes of intact records, their items, need).
 
     ``need`` is 0 when the walk ended at a damaged record (or at the end of ``chunk`` after
     intact ones), else the bytes one whole first record takes, which ``chunk`` lacks; a record
     reaching past ``limit`` (the file's size) is damaged.
     """
-    offset = documents = 0
+    offset = items = 0
     view = memoryview(chunk)
     while offset + _HEADER.size <= len(chunk):
         length, count, crc = _HEADER.unpack_from(chunk, offset)
         end = offset + _HEADER.size + length
         if end > limit:
-            return offset, documents, 0
+            return offset, items, 0
         if end > len(chunk):
-            return offset, documents, (end - offset if offset == 0 else 0)
+            return offset, items, (end - offset if offset == 0 else 0)
         counts = chunk[offset : offset + 8]
         if zlib.crc32(view[offset + _HEADER.size : end], zlib.crc32(counts)) != crc:
-            return offset, documents, 0
-        documents += count
+            return offset, items, 0
+        items += count
         offset = end
     need = _HEADER.size if offset == 0 and offset < limit else 0
-    return offset, documents, need
+    return offset, items, need
 
 
 class Spool:
-    """Batches of raw documents on disk, read back in the order they were written.
+    """Batches of byte strings on disk, read back in the order they were written.
 
-    ``append`` is called from one thread (the UDP receiver) and ``take`` from another (the
-    pipeline); a lock covers the files and the counts, never an encode or a decode.
+    ``append`` and ``take`` may be called from different threads (for UDP, the receiver's and
+    the pipeline's); a lock covers the files and the counts, never an encode or a decode.
+    ``name`` labels its metrics (``udp``, ``otlp``); the collector reports the depths.
     """
 
-    def __init__(self, directory: Path, max_bytes: int, registry: Registry) -> None:
+    def __init__(self, directory: Path, max_bytes: int, registry: Registry, name: str) -> None:
         self._directory = directory
+        self.name = name
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._files: list[_File] = []  # oldest first; the newest is the one written to
         self._write_fd: int | None = None
         self._buffer: list[bytes] = []
         self._buffered = 0
-        self._buffered_documents = 0
+        self._buffered_items = 0
         self._read_fd: int | None = None
         self._read_offset = 0
-        self._read_documents = 0
-        self._documents = 0
+        self._read_items = 0
+        self._items = 0
         self._bytes = 0
         self._next_sequence = 1
         self._encode = msgspec.msgpack.Encoder().encode
         self._decode = msgspec.msgpack.Decoder(list[bytes]).decode
         self._spooled = registry.counter(
-            "fluoroscope_spool_documents_written",
-            "UDP documents written to the disk spool because the pipeline was full",
-        ).child()
+            "fluoroscope_spool_items_written",
+            "UDP documents or OTLP requests written to a disk spool while the pipeline was behind",
+            ("spool",),
+        ).child(name)
         lost = registry.counter(
-            "fluoroscope_spool_documents_lost",
-            "Spooled documents lost to a damaged record or a failed write, by reason",
-            ("reason",),
+            "fluoroscope_spool_items_lost",
+            "Spooled items lost to a damaged record or a failed write, by spool and reason",
+            ("spool", "reason"),
         )
-        self._damaged = lost.child("damaged")
-        self._write_failed = lost.child("write_failed")
-        registry.gauge(
-            "fluoroscope_spool_documents", "Documents waiting in the disk spool", lambda: self.depth
-        )
-        registry.gauge(
-            "fluoroscope_spool_bytes", "Bytes waiting in the disk spool", lambda: self._bytes
-        )
+        self._damaged = lost.child(name, "damaged")
+        self._write_failed = lost.child(name, "write_failed")
 
     @property
     def depth(self) -> int:
-        """Documents waiting, buffered or on disk."""
-        return self._documents
+        """Items waiting, buffered or on disk."""
+        return self._items
+
+    @property
+    def depth_bytes(self) -> int:
+        """Bytes waiting, buffered or on disk."""
+        return self._bytes
 
     def open(self) -> int:
-        """Find what an earlier run left; return how many documents wait in it."""
+        """Find what an earlier run left; return how many items wait in it."""
         self._directory.mkdir(parents=True, exist_ok=True)
         found = sorted(
             (int(path.stem), path)
@@ -154,49 +154,49 @@ class Spool:
                 self._next_sequence = sequence + 1
                 start = read_offset if sequence == read_sequence and not self._files else 0
                 kept = self._recover(path, start)
-                if kept.documents == 0:
+                if kept.items == 0:
                     path.unlink(missing_ok=True)
                     continue
                 if not self._files:
                     self._read_offset = start
                 self._files.append(kept)
-                self._documents += kept.documents
+                self._items += kept.items
                 self._bytes += kept.size - start
-            return self._documents
+            return self._items
 
     def _recover(self, path: Path, start: int) -> _File:
         """A file's intact records from ``start``; what follows a damaged one is cut off."""
         data = path.read_bytes()
         start = min(start, len(data))
-        intact, documents, _ = _checked(data[start:], len(data) - start)
+        intact, items, _ = _checked(data[start:], len(data) - start)
         end = start + intact
         if end < len(data):
             log.warning("%s: %d bytes after the last intact record cut off", path, len(data) - end)
             with path.open("r+b") as file:
                 file.truncate(end)
-        return _File(path, end, documents)
+        return _File(path, end, items)
 
-    def append(self, documents: list[bytes]) -> bool:
+    def append(self, items: list[bytes]) -> bool:
         """Add a batch behind everything spooled; False if the spool is full."""
-        record = _record(documents, self._encode(documents))
+        record = _record(items, self._encode(items))
         with self._lock:
             if self._bytes + len(record) > self.max_bytes:
                 return False
             self._buffer.append(record)
             self._buffered += len(record)
-            self._buffered_documents += len(documents)
-            self._documents += len(documents)
+            self._buffered_items += len(items)
+            self._items += len(items)
             self._bytes += len(record)
             if self._buffered >= WRITE_CHUNK:
                 self._write_buffer()
-        self._spooled.inc(len(documents))
+        self._spooled.inc(len(items))
         return True
 
     def take(self, max_bytes: int) -> list[list[bytes]]:
         """The oldest batches, about ``max_bytes`` of them; empty when nothing waits."""
         with self._lock:
-            chunk = self._read(max(max_bytes, READ_CHUNK)) if self._documents else b""
-            if self._documents == 0 and not self._buffer:
+            chunk = self._read(max(max_bytes, READ_CHUNK)) if self._items else b""
+            if self._items == 0 and not self._buffer:
                 self._remove_files()
         batches: list[list[bytes]] = []
         offset = 0
@@ -216,13 +216,13 @@ class Spool:
 
         How far the oldest file was read is saved beside it, so that the next start begins
         there. After a crash, with no such record, the oldest file is read again from its
-        start: documents may come twice (the assembler keeps the last copy of each), never
+        start: items may come twice (the assembler keeps the last copy of each document), never
         not at all.
         """
         with self._lock:
             self._write_buffer()
             self._close_fds()
-            if self._documents == 0:
+            if self._items == 0:
                 self._remove_files()
             elif self._read_offset:
                 position = self._directory / _POSITION
@@ -235,9 +235,9 @@ class Spool:
         if not self._buffer:
             return
         data = b"".join(self._buffer)
-        documents = self._buffered_documents
+        items = self._buffered_items
         self._buffer.clear()
-        self._buffered = self._buffered_documents = 0
+        self._buffered = self._buffered_items = 0
         written = 0
         try:
             if self._write_fd is None or self._files[-1].size >= FILE_BYTES:
@@ -249,14 +249,14 @@ class Spool:
         except OSError as exc:
             if written and self._write_fd is not None:  # never leave half a record behind
                 os.ftruncate(self._write_fd, self._files[-1].size)
-            self._documents -= documents
+            self._items -= items
             self._bytes -= len(data)
-            self._write_failed.inc(documents)
-            log.warning("lost %d spooled documents: %s", documents, exc)
+            self._write_failed.inc(items)
+            log.warning("lost %d spooled items: %s", items, exc)
             return
         newest = self._files[-1]
         newest.size += written
-        newest.documents += documents
+        newest.items += items
 
     def _start_file(self) -> None:
         if self._write_fd is not None:
@@ -284,14 +284,14 @@ class Spool:
                 self._read_fd = os.open(oldest.path, os.O_RDONLY)
             limit = oldest.size - self._read_offset
             chunk = os.pread(self._read_fd, min(want, limit), self._read_offset)
-            intact, documents, need = _checked(chunk, limit)
+            intact, items, need = _checked(chunk, limit)
             if intact == 0 and need:
                 chunk = os.pread(self._read_fd, need, self._read_offset)
-                intact, documents, need = _checked(chunk, limit)
+                intact, items, need = _checked(chunk, limit)
             if intact:
                 self._read_offset += intact
-                self._read_documents += documents
-                self._documents -= documents
+                self._read_items += items
+                self._items -= items
                 self._bytes -= intact
                 return chunk[:intact]
             self._finish_oldest()  # damaged where the reading stands: give up on the file
@@ -309,13 +309,13 @@ class Spool:
         if not self._files and self._write_fd is not None:  # it was the one written to
             os.close(self._write_fd)
             self._write_fd = None
-        unread = oldest.documents - self._read_documents
+        unread = oldest.items - self._read_items
         if unread > 0:
-            log.warning("%s: a damaged record; %d spooled documents lost", oldest.path, unread)
+            log.warning("%s: a damaged record; %d spooled items lost", oldest.path, unread)
             self._damaged.inc(unread)
-            self._documents -= unread
+            self._items -= unread
         self._bytes -= oldest.size - self._read_offset
-        self._read_offset = self._read_documents = 0
+        self._read_offset = self._read_items = 0
         oldest.path.unlink(missing_ok=True)
 
     def _close_fds(self) -> None:
@@ -332,4 +332,4 @@ class Spool:
         for file in self._files:
             file.path.unlink(missing_ok=True)
         self._files.clear()
-        self._read_offset = self._read_documents = 0
+        self._read_offset = self._read_items = 0
