@@ -211,8 +211,8 @@ OPTIONS: tuple[Option, ...] = (
            "the API and OTLP refuse for retry)"),
     Option("queue_max_bytes", "queue.max_bytes", "FLUOROSCOPE_QUEUE_MAX_BYTES", None,
            _number(int, 1 << 20, 1 << 34), lambda: 8 << 20,
-           "bytes waiting in memory for the pipeline (UDP then goes to the spool; "
-           "the API and OTLP refuse for retry)"),
+           "bytes waiting in memory for the pipeline (UDP goes to the spool past 2 MiB of "
+           "them; the API and OTLP refuse for retry)"),
     Option("spool_max_bytes", "queue.spool_max_bytes", "FLUOROSCOPE_QUEUE_SPOOL_MAX_BYTES", None,
            _number(int, 0, 1 << 40), lambda: 2 << 30,
            "disk under the data directory for UDP documents the pipeline has no room for yet "

@@ -16,6 +16,11 @@ from dataclasses import dataclass, field
 from fluoroscope.model.segment import Document
 from fluoroscope.store.spool import Spool
 
+# Raw batches go to the spool once this much waits in memory, whatever the feed's own limit:
+# the spool holds a backlog for the cost of a write and a read, memory is what a collector
+# beside its services is shortest of, and the room above is left to senders that cannot spool.
+SPILL_AT_BYTES = 2 << 20
+
 # Called from the pipeline thread once the batch's documents are stored, with the refusals
 # the pipeline made after the batch was accepted: (document id, error code, message).
 Ack = Callable[[list[tuple[str, str, str]]], None]
@@ -91,15 +96,15 @@ class Feed:
             or batch.source != self._overflow_source
         ):
             return self._put(batch, count)
-        if spool.depth == 0 and self._put(batch, count):
+        if spool.depth == 0 and self._put(batch, count, min(self.max_bytes, SPILL_AT_BYTES)):
             return True
         return not self._closed and spool.append(batch.documents)
 
-    def _put(self, batch: Batch, count: int) -> bool:
+    def _put(self, batch: Batch, count: int, max_bytes: int | None = None) -> bool:
         with self._lock:
             if self._closed or (
                 self._documents + count > self.max_documents
-                or self._bytes + batch.size > self.max_bytes
+                or self._bytes + batch.size > (self.max_bytes if max_bytes is None else max_bytes)
             ):
                 return False
             self._batches.append(batch)

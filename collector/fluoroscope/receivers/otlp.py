@@ -214,7 +214,11 @@ class OtlpIngest:
                 task.add_done_callback(self._replaying.discard)
 
     async def _store_spooled(self, item: bytes) -> None:
-        """Translate one spooled request and hand its documents over, waiting for room."""
+        """Translate one spooled request and hand its documents over, waiting for room.
+
+        The request counts in the backlog until its documents are in the pipeline's feed, so
+        that no more are taken from the spool while translated ones wait for room there.
+        """
         transport = _TAG_TRANSPORTS.get(item[:1], "grpc")
         body = item[1:]
         try:
@@ -224,22 +228,21 @@ class OtlpIngest:
                     break
                 except TranslatorUnavailable:
                     await asyncio.sleep(REPLAY_POLL_S)
+            if not documents:
+                return
+
+            def count_late(refusals: Refusals) -> None:
+                for _, code, _ in refusals:
+                    self._rejected.child(transport, code).inc()
+
+            source = f"otlp_{transport}"
+            while not self._ingest(source, documents, size, count_late):
+                await asyncio.sleep(REPLAY_POLL_S)
         except MalformedRequest as exc:  # it decoded when it was spooled
             log.warning("dropping a spooled OTLP request: %s", exc)
             self._rejected.child(transport, "malformed").inc()
-            return
         finally:
             self._backlog -= len(body)
-        if not documents:
-            return
-
-        def count_late(refusals: Refusals) -> None:
-            for _, code, _ in refusals:
-                self._rejected.child(transport, code).inc()
-
-        source = f"otlp_{transport}"
-        while not self._ingest(source, documents, size, count_late):
-            await asyncio.sleep(REPLAY_POLL_S)
 
 
 def _validate(translated: Translated) -> tuple[list[Document], int, Tally[str]]:

@@ -3,10 +3,17 @@
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
+import orjson
 import pytest
 
-from fluoroscope.receivers.otlp import TRANSLATION_BACKLOG_BYTES, Busy, OtlpIngest
+from fluoroscope.receivers.otlp import (
+    REPLAY_BACKLOG_BYTES,
+    TRANSLATION_BACKLOG_BYTES,
+    Busy,
+    OtlpIngest,
+)
 from fluoroscope.receivers.otlp_translation import PROTOBUF, Translated
+from fluoroscope.store.spool import Spool
 from fluoroscope.telemetry import Registry
 
 REFUSED = "fluoroscope_otlp_requests_refused"
@@ -66,5 +73,63 @@ def test_one_request_larger_than_the_backlog_still_gets_in():
             )
             outcome = await ingest.export(b"x" * (TRANSLATION_BACKLOG_BYTES + 1), PROTOBUF, "grpc")
         assert outcome.rejected == 0
+
+    asyncio.run(run())
+
+
+class CountingTranslator:
+    """Translates every request into one valid segment document, counting the calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def translate(self, body: bytes, encoding: str, indexed: frozenset[str]) -> Translated:
+        self.calls += 1
+        document = orjson.dumps(
+            {
+                "id": f"{self.calls:016x}",
+                "trace_id": "1-6b065e19-de34471773fb7a0c55f48339",
+                "name": "svc",
+                "start_time": 1.0,
+                "end_time": 2.0,
+            }
+        )
+        return Translated([document], [True], {}, 1)
+
+
+def test_spooled_requests_wait_on_disk_while_the_pipeline_has_no_room(tmp_path):
+    """Replay holds at most the replay backlog in memory; the rest stays in the spool."""
+
+    async def run() -> None:
+        registry = Registry()
+        spool = Spool(tmp_path, 1 << 30, registry, "otlp")
+        spool.open()
+        request = REPLAY_BACKLOG_BYTES // 4
+        for _ in range(10):
+            assert spool.append([b"g" + b"x" * request])
+        room = asyncio.Event()
+        handed: list[int] = []
+
+        def ingest(source: str, documents: list[object], size: int, ack: object) -> bool:
+            if room.is_set():
+                handed.append(len(documents))
+            return room.is_set()
+
+        translator = CountingTranslator()
+        with ThreadPoolExecutor(1) as threads:
+            otlp = OtlpIngest(ingest, translator, threads, registry, 1.0, frozenset(), spool)  # type: ignore[arg-type]
+            otlp.start()
+            await asyncio.sleep(0.3)
+            held, waiting = translator.calls, spool.depth
+            room.set()
+            for _ in range(200):
+                if len(handed) == 10:
+                    break
+                await asyncio.sleep(0.02)
+            await otlp.stop(1.0)
+        assert held <= 4  # translated, waiting for the pipeline: within the replay backlog
+        assert waiting >= 10 - 4 - 1  # the rest still on disk (one more read, not yet started)
+        assert handed == [1] * 10
+        assert spool.depth == 0
 
     asyncio.run(run())

@@ -2,9 +2,11 @@
 
 Without ``--udp``/``--endpoint`` it starts its own collector on a temporary data directory and
 stops it at the end. It reports the offered and achieved rates, the documents stored and lost
-(with the collector's own counts of why: kernel socket drops, a full pipeline, refusals), whether
-a random sample of the traces sent reads back whole, the time from datagram to queryable, and the
-collector's memory. The exit status is 1 when anything was lost or cannot be read back.
+(with the collector's own counts of why: kernel socket drops, a full pipeline, refusals), how
+many waited in the collector's disk spool and how long after the run the last was stored,
+whether a random sample of the traces sent reads back whole, the time from datagram to
+queryable, and the collector's memory. The exit status is 1 when anything was lost or cannot be
+read back.
 
 ``--sampling`` runs that collector with head and tail sampling on, set to keep every trace, so
 that the run measures what deciding costs without changing what is stored.
@@ -269,6 +271,11 @@ def _report(args: argparse.Namespace, where: str, outcome: _Outcome) -> Report:
     report.section("Outcome")
     received = delta.get("fluoroscope_udp_datagrams_received_total", 0.0)
     report.row("received by the collector", f"{received:,.0f} datagrams (probes included)")
+    spooled = delta.get('fluoroscope_spool_items_written_total{spool="udp"}', 0.0)
+    if spooled:
+        report.row(
+            "  of which spooled", f"{spooled:,.0f} (written to disk while the pipeline was behind)"
+        )
     report.row("segments stored", f"{outcome.stored:,.0f}")
     lost = outcome.lost
     report.row("lost (sent - stored)", f"{lost:,.0f} ({lost / max(1, sent):.2%})")
