@@ -13,8 +13,9 @@ Files are ``<sequence>.spool``, each a run of records: a header (payload length,
 CRC-32 of both and of the payload) and the payload, one batch of byte strings encoded as a msgpack
 array. A file is deleted once read. Records are buffered up to :data:`WRITE_CHUNK` before they
 are written, so the writing thread gives up the GIL once per chunk rather than once per batch.
-What is written survives a crash or a restart and is read first when the collector starts again;
-a record cut short by a crash, or damaged, is skipped and counted.
+What is written survives a crash or a restart and is read first when the collector starts again.
+A damaged record met while reading costs the rest of its file, and the items lost are counted; a
+record a crash cut short, found at start-up, is cut off and logged with its size.
 """
 
 import logging
@@ -165,16 +166,32 @@ class Spool:
             return self._items
 
     def _recover(self, path: Path, start: int) -> _File:
-        """A file's intact records from ``start``; what follows a damaged one is cut off."""
-        data = path.read_bytes()
-        start = min(start, len(data))
-        intact, items, _ = _checked(data[start:], len(data) - start)
-        end = start + intact
-        if end < len(data):
-            log.warning("%s: %d bytes after the last intact record cut off", path, len(data) - end)
-            with path.open("r+b") as file:
-                file.truncate(end)
-        return _File(path, end, items)
+        """A file's intact records from ``start``; what follows a damaged one is cut off.
+
+        Read a chunk at a time, so a restart with a full spool costs no more memory than
+        reading it does.
+        """
+        items = 0
+        with path.open("r+b") as file:
+            fd = file.fileno()
+            size = os.fstat(fd).st_size
+            offset = min(start, size)
+            while offset < size:
+                limit = size - offset
+                chunk = os.pread(fd, min(READ_CHUNK, limit), offset)
+                intact, found, need = _checked(chunk, limit)
+                if intact == 0 and need:
+                    intact, found, need = _checked(os.pread(fd, need, offset), limit)
+                if intact == 0:
+                    break
+                offset += intact
+                items += found
+            if offset < size:
+                # A record a crash cut short, or damage: how many items it held is unknown.
+                cut = size - offset
+                log.warning("%s: %d bytes after the last intact record cut off", path, cut)
+                file.truncate(offset)
+        return _File(path, offset, items)
 
     def append(self, items: list[bytes]) -> bool:
         """Add a batch behind everything spooled; False if the spool is full."""

@@ -120,6 +120,25 @@ def test_a_record_cut_short_by_a_crash_is_cut_off_at_the_next_start(tmp_path):
     assert _drain(second) == _batch(0)
 
 
+def test_damage_found_at_start_up_keeps_the_records_before_it(tmp_path, small_files):
+    """Read back a chunk at a time; the damaged record and what follows it are cut off."""
+    first, _ = _open(tmp_path)
+    for i in range(3):
+        first.append(_batch(i * 10))
+    first.close()
+    (path,) = _files(tmp_path)
+    data = bytearray(path.read_bytes())
+    record = len(data) // 3
+    data[record + 20] ^= 0xFF  # inside the second record's payload
+    path.write_bytes(bytes(data))
+
+    second, _ = _open(tmp_path)
+
+    assert second.depth == 3
+    assert path.stat().st_size == record
+    assert _drain(second) == _batch(0)
+
+
 def test_a_damaged_record_costs_its_file_and_is_counted(tmp_path, small_files):
     """Later files are read as usual; the damaged file's documents are counted as lost."""
     spool, registry = _open(tmp_path)
