@@ -158,7 +158,12 @@ class Collector:
         prefix = f"fluoroscope {__version__}:"
         return [
             f"{prefix} X-Ray daemon protocol on udp://{udp} "
-            f"(receive buffer {self._udp.receive_buffer_bytes >> 10} KiB)",
+            f"(receive buffer {self._udp.receive_buffer_bytes >> 10} KiB, "
+            + (
+                f"disk spool up to {config.spool_max_bytes >> 20} MiB)"
+                if self.spool is not None
+                else "no disk spool)"
+            ),
             f"{prefix} X-Ray API on http://{http} (/healthz, /metrics)",
             *(f"{prefix} {line}" for line in otlp_lines),
             f"{prefix} store at {self.store.path}",
