@@ -22,6 +22,7 @@ import logging
 import os
 import struct
 import threading
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,9 @@ FILE_BYTES = 64 << 20
 # One read takes about this much, so a read gives up the GIL rarely.
 READ_CHUNK = 1 << 20
 _SUFFIX = ".spool"
+# After a failed write (a full disk, say), the spool refuses batches for this long before it
+# tries again: its callers then behave as without a spool, rather than lose every batch.
+WRITE_RETRY_S = 1.0
 # Where the reading stood in the oldest file when the collector stopped.
 _POSITION = "read-position"
 
@@ -114,6 +118,8 @@ class Spool:
         self._items = 0
         self._bytes = 0
         self._next_sequence = 1
+        self._failing = False  # the last write failed (logged once a streak)
+        self._retry_at = 0.0  # while failing, when to try writing again
         self._encode = msgspec.msgpack.Encoder().encode
         self._decode = msgspec.msgpack.Decoder(list[bytes]).decode
         self._spooled = registry.counter(
@@ -194,7 +200,10 @@ class Spool:
         return _File(path, offset, items)
 
     def append(self, items: list[bytes]) -> bool:
-        """Add a batch behind everything spooled; False if the spool is full."""
+        """Add a batch behind everything spooled; False if the spool is full, or its last write
+        failed less than :data:`WRITE_RETRY_S` ago."""
+        if self._failing and time.monotonic() < self._retry_at:
+            return False
         record = _record(items, self._encode(items))
         with self._lock:
             if self._bytes + len(record) > self.max_bytes:
@@ -269,8 +278,14 @@ class Spool:
             self._items -= items
             self._bytes -= len(data)
             self._write_failed.inc(items)
-            log.warning("lost %d spooled items: %s", items, exc)
+            if not self._failing:  # once a streak: a full disk fails every write
+                log.warning("cannot write to the spool (%s); refusing batches for a while", exc)
+            self._failing = True
+            self._retry_at = time.monotonic() + WRITE_RETRY_S
             return
+        if self._failing:
+            log.warning("writing to the spool again")
+            self._failing = False
         newest = self._files[-1]
         newest.size += written
         newest.items += items

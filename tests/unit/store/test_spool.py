@@ -2,6 +2,7 @@
 
 import errno
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -158,7 +159,8 @@ def test_a_damaged_record_costs_its_file_and_is_counted(tmp_path, small_files):
     assert spool.depth == 0
 
 
-def test_a_failed_write_is_counted_and_the_spool_goes_on(tmp_path, monkeypatch):
+def test_a_failed_write_is_counted_and_the_spool_refuses_for_a_while(tmp_path, monkeypatch):
+    """Like a full disk: what failed is counted; batches are refused, then taken again."""
     spool, registry = _open(tmp_path)
     real_write = os.write
     failures = iter([True])
@@ -169,14 +171,19 @@ def test_a_failed_write_is_counted_and_the_spool_goes_on(tmp_path, monkeypatch):
         return real_write(fd, data)
 
     monkeypatch.setattr(spool_module.os, "write", write)
+    monkeypatch.setattr(spool_module, "WRITE_RETRY_S", 0.05)
     spool.append(_batch(0))
 
     lost = spool.take(1 << 20)
-    spool.append(_batch(10))
+    refused = not spool.append(_batch(10))
+    time.sleep(0.06)
+    taken_again = spool.append(_batch(20))
 
     assert lost == []
     assert registry.value(LOST, "test", "write_failed") == 3
-    assert spool.take(1 << 20) == [_batch(10)]
+    assert refused
+    assert taken_again
+    assert spool.take(1 << 20) == [_batch(20)]
     assert spool.depth == 0
 
 
