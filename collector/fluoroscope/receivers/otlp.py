@@ -85,6 +85,7 @@ class OtlpIngest:
         self._ingest = ingest
         self._spool = spool
         self._replay: asyncio.Task[None] | None = None
+        self._stopping = False
         self._replaying: set[asyncio.Task[None]] = set()
         self._translator = translator
         self._backlog = 0  # request bytes between arrival and the pipeline (event loop only)
@@ -117,10 +118,14 @@ class OtlpIngest:
             self._replay = asyncio.create_task(self._replay_spooled(self._spool))
 
     async def stop(self, timeout: float) -> None:
-        """Stop taking from the spool; let requests taken from it reach the pipeline."""
+        """Stop taking from the spool; let requests taken from it reach the pipeline.
+
+        What is still spooled stays there for the next start; what was taken is never dropped
+        half-way, so the replay is asked to stop rather than cancelled.
+        """
+        self._stopping = True
         if self._replay is not None:
-            self._replay.cancel()
-            await asyncio.gather(self._replay, return_exceptions=True)
+            await asyncio.wait([self._replay], timeout=timeout)
         if self._replaying:
             await asyncio.wait(self._replaying, timeout=timeout)
 
@@ -199,7 +204,7 @@ class OtlpIngest:
     async def _replay_spooled(self, spool: Spool) -> None:
         """Translate and store spooled requests, oldest first, while translation has room."""
         loop = asyncio.get_running_loop()
-        while True:
+        while not self._stopping:
             if spool.depth == 0 or self._backlog >= REPLAY_BACKLOG_BYTES:
                 await asyncio.sleep(REPLAY_POLL_S)
                 continue

@@ -133,3 +133,36 @@ def test_spooled_requests_wait_on_disk_while_the_pipeline_has_no_room(tmp_path):
         assert spool.depth == 0
 
     asyncio.run(run())
+
+
+def test_stopping_leaves_the_rest_spooled_and_drops_nothing_taken(tmp_path):
+    """At shutdown, requests already taken from the spool reach the pipeline; the rest wait."""
+
+    async def run() -> None:
+        registry = Registry()
+        spool = Spool(tmp_path, 1 << 30, registry, "otlp")
+        spool.open()
+        # Three to a read of the spool, eight to the replay backlog: the replay holds one
+        # request it has read but has no room for when the stop comes.
+        for _ in range(20):
+            assert spool.append([b"g" + b"x" * (REPLAY_BACKLOG_BYTES // 8)])
+        room = asyncio.Event()
+        handed: list[int] = []
+
+        def ingest(source: str, documents: list[object], size: int, ack: object) -> bool:
+            if room.is_set():
+                handed.append(len(documents))
+            return room.is_set()
+
+        with ThreadPoolExecutor(1) as threads:
+            otlp = OtlpIngest(
+                ingest, CountingTranslator(), threads, registry, 1.0, frozenset(), spool
+            )  # type: ignore[arg-type]
+            otlp.start()
+            await asyncio.sleep(0.3)  # the replay backlog is full, and more is in hand
+            room.set()
+            await otlp.stop(2.0)
+        assert 8 <= len(handed) < 20
+        assert len(handed) + spool.depth == 20
+
+    asyncio.run(run())
