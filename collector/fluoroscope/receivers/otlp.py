@@ -194,9 +194,8 @@ class OtlpIngest:
             return False
         loop = asyncio.get_running_loop()
         # Raises MalformedRequest: refused now, as it would be after translation.
-        await loop.run_in_executor(self._executor, decode, body, PROTOBUF)
-        item = _TRANSPORT_TAGS[transport] + body
-        if not await loop.run_in_executor(self._executor, spool.append, [item]):
+        tag = _TRANSPORT_TAGS[transport]
+        if not await loop.run_in_executor(self._executor, _check_and_spool, spool, tag, body):
             return False
         self._spooled_requests.child(transport).inc()
         return True
@@ -248,6 +247,13 @@ class OtlpIngest:
             self._rejected.child(transport, "malformed").inc()
         finally:
             self._backlog -= len(body)
+
+
+def _check_and_spool(spool: Spool, tag: bytes, body: bytes) -> bool:
+    """Spool a protobuf request behind its transport's tag if it decodes (MalformedRequest if
+    not); False if the spool has no room."""
+    decode(body, PROTOBUF)
+    return spool.append([tag + body])
 
 
 def _validate(translated: Translated) -> tuple[list[Document], int, Tally[str]]:

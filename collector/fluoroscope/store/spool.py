@@ -34,6 +34,7 @@ from fluoroscope.telemetry import Registry
 log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("<III")  # payload bytes, items, CRC-32 of both counts and the payload
+_COUNTS = struct.Struct("<II")  # the header's first two fields, as the checksum covers them
 # Buffered records are written once they reach this size (or when the reader needs them).
 WRITE_CHUNK = 1 << 20
 # A file is closed for writing at this size and deleted once read.
@@ -56,8 +57,8 @@ class _File:
 
 
 def _record(items: list[bytes], payload: bytes) -> bytes:
-    counts = struct.pack("<II", len(payload), len(items))
-    return _HEADER.pack(len(payload), len(items), zlib.crc32(payload, zlib.crc32(counts))) + payload
+    checksum = zlib.crc32(payload, zlib.crc32(_COUNTS.pack(len(payload), len(items))))
+    return _HEADER.pack(len(payload), len(items), checksum) + payload
 
 
 def _read_position(path: Path) -> tuple[int, int]:
@@ -67,6 +68,18 @@ def _read_position(path: Path) -> tuple[int, int]:
         return int(sequence), int(offset)
     except (OSError, ValueError):
         return 0, 0
+
+
+def _read_intact(fd: int, offset: int, limit: int, want: int) -> tuple[bytes, int, int]:
+    """Read about ``want`` bytes at ``offset`` (of ``limit`` left in the file): the chunk, how
+    many leading bytes of it are intact records, and their items; no intact bytes means a
+    damaged record stands at ``offset``. A first record longer than ``want`` is read whole."""
+    chunk = os.pread(fd, min(want, limit), offset)
+    intact, items, need = _checked(chunk, limit)
+    if intact == 0 and need:
+        chunk = os.pread(fd, need, offset)
+        intact, items, need = _checked(chunk, limit)
+    return chunk, intact, items
 
 
 def _checked(chunk: bytes, limit: int) -> tuple[int, int, int]:
@@ -85,7 +98,7 @@ def _checked(chunk: bytes, limit: int) -> tuple[int, int, int]:
             return offset, items, 0
         if end > len(chunk):
             return offset, items, (end - offset if offset == 0 else 0)
-        counts = chunk[offset : offset + 8]
+        counts = chunk[offset : offset + _COUNTS.size]
         if zlib.crc32(view[offset + _HEADER.size : end], zlib.crc32(counts)) != crc:
             return offset, items, 0
         items += count
@@ -183,11 +196,7 @@ class Spool:
             size = os.fstat(fd).st_size
             offset = min(start, size)
             while offset < size:
-                limit = size - offset
-                chunk = os.pread(fd, min(READ_CHUNK, limit), offset)
-                intact, found, need = _checked(chunk, limit)
-                if intact == 0 and need:
-                    intact, found, need = _checked(os.pread(fd, need, offset), limit)
+                _, intact, found = _read_intact(fd, offset, size - offset, READ_CHUNK)
                 if intact == 0:
                     break
                 offset += intact
@@ -301,7 +310,10 @@ class Spool:
 
     def _read(self, want: int) -> bytes:
         """Intact records from the oldest file, about ``want`` bytes of them (lock held)."""
-        while self._files:
+        while self._files or self._buffer:
+            if not self._files:
+                self._write_buffer()  # everything waiting is buffered: write it to read it
+                continue
             oldest = self._files[0]
             writing = self._write_fd is not None and oldest is self._files[-1]
             if self._read_offset >= oldest.size:
@@ -315,11 +327,7 @@ class Spool:
             if self._read_fd is None:
                 self._read_fd = os.open(oldest.path, os.O_RDONLY)
             limit = oldest.size - self._read_offset
-            chunk = os.pread(self._read_fd, min(want, limit), self._read_offset)
-            intact, items, need = _checked(chunk, limit)
-            if intact == 0 and need:
-                chunk = os.pread(self._read_fd, need, self._read_offset)
-                intact, items, need = _checked(chunk, limit)
+            chunk, intact, items = _read_intact(self._read_fd, self._read_offset, limit, want)
             if intact:
                 self._read_offset += intact
                 self._read_items += items
@@ -327,9 +335,6 @@ class Spool:
                 self._bytes -= intact
                 return chunk[:intact]
             self._finish_oldest()  # damaged where the reading stands: give up on the file
-        if self._buffer:
-            self._write_buffer()
-            return self._read(want)
         return b""
 
     def _finish_oldest(self) -> None:

@@ -2,6 +2,7 @@
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import orjson
 import pytest
@@ -97,39 +98,50 @@ class CountingTranslator:
         return Translated([document], [True], {}, 1)
 
 
+class ClosedPipeline:
+    """An ingest callable that refuses every batch until ``room`` is set, then records each."""
+
+    def __init__(self) -> None:
+        self.room = asyncio.Event()
+        self.handed: list[int] = []
+
+    def __call__(self, source: str, documents: list[object], size: int, ack: object) -> bool:
+        if self.room.is_set():
+            self.handed.append(len(documents))
+        return self.room.is_set()
+
+
+def spooled_requests(directory: Path, registry: Registry, count: int, size: int) -> Spool:
+    """An OTLP spool holding ``count`` gRPC requests of ``size`` bytes."""
+    spool = Spool(directory, 1 << 30, registry, "otlp")
+    spool.open()
+    for _ in range(count):
+        assert spool.append([b"g" + b"x" * size])
+    return spool
+
+
 def test_spooled_requests_wait_on_disk_while_the_pipeline_has_no_room(tmp_path):
     """Replay holds at most the replay backlog in memory; the rest stays in the spool."""
 
     async def run() -> None:
         registry = Registry()
-        spool = Spool(tmp_path, 1 << 30, registry, "otlp")
-        spool.open()
-        request = REPLAY_BACKLOG_BYTES // 4
-        for _ in range(10):
-            assert spool.append([b"g" + b"x" * request])
-        room = asyncio.Event()
-        handed: list[int] = []
-
-        def ingest(source: str, documents: list[object], size: int, ack: object) -> bool:
-            if room.is_set():
-                handed.append(len(documents))
-            return room.is_set()
-
+        spool = spooled_requests(tmp_path, registry, 10, REPLAY_BACKLOG_BYTES // 4)
+        pipeline = ClosedPipeline()
         translator = CountingTranslator()
         with ThreadPoolExecutor(1) as threads:
-            otlp = OtlpIngest(ingest, translator, threads, registry, 1.0, frozenset(), spool)  # type: ignore[arg-type]
+            otlp = OtlpIngest(pipeline, translator, threads, registry, 1.0, frozenset(), spool)  # type: ignore[arg-type]
             otlp.start()
             await asyncio.sleep(0.3)
             held, waiting = translator.calls, spool.depth
-            room.set()
+            pipeline.room.set()
             for _ in range(200):
-                if len(handed) == 10:
+                if len(pipeline.handed) == 10:
                     break
                 await asyncio.sleep(0.02)
             await otlp.stop(1.0)
         assert held <= 4  # translated, waiting for the pipeline: within the replay backlog
         assert waiting >= 10 - 4 - 1  # the rest still on disk (one more read, not yet started)
-        assert handed == [1] * 10
+        assert pipeline.handed == [1] * 10
         assert spool.depth == 0
 
     asyncio.run(run())
@@ -140,29 +152,19 @@ def test_stopping_leaves_the_rest_spooled_and_drops_nothing_taken(tmp_path):
 
     async def run() -> None:
         registry = Registry()
-        spool = Spool(tmp_path, 1 << 30, registry, "otlp")
-        spool.open()
         # Three to a read of the spool, eight to the replay backlog: the replay holds one
         # request it has read but has no room for when the stop comes.
-        for _ in range(20):
-            assert spool.append([b"g" + b"x" * (REPLAY_BACKLOG_BYTES // 8)])
-        room = asyncio.Event()
-        handed: list[int] = []
-
-        def ingest(source: str, documents: list[object], size: int, ack: object) -> bool:
-            if room.is_set():
-                handed.append(len(documents))
-            return room.is_set()
-
+        spool = spooled_requests(tmp_path, registry, 20, REPLAY_BACKLOG_BYTES // 8)
+        pipeline = ClosedPipeline()
         with ThreadPoolExecutor(1) as threads:
             otlp = OtlpIngest(
-                ingest, CountingTranslator(), threads, registry, 1.0, frozenset(), spool
+                pipeline, CountingTranslator(), threads, registry, 1.0, frozenset(), spool
             )  # type: ignore[arg-type]
             otlp.start()
             await asyncio.sleep(0.3)  # the replay backlog is full, and more is in hand
-            room.set()
+            pipeline.room.set()
             await otlp.stop(2.0)
-        assert 8 <= len(handed) < 20
-        assert len(handed) + spool.depth == 20
+        assert 8 <= len(pipeline.handed) < 20
+        assert len(pipeline.handed) + spool.depth == 20
 
     asyncio.run(run())
