@@ -1,7 +1,10 @@
 """Interpreter settings for a busy, long-running collector process, and its helper processes."""
 
+import ctypes
+import ctypes.util
 import gc
 import multiprocessing
+import os
 import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -15,6 +18,12 @@ GC_THRESHOLD = 1_000_000
 # receiver, the writer and the API each give up the GIL around system calls and SQLite steps,
 # and each time wait up to this long to get it back from the busy pipeline thread.
 SWITCH_INTERVAL_S = 0.001
+# glibc malloc arenas (its default is eight per core). Buffers larger than Python's small-object
+# allocator handles (datagrams, documents, JSON summaries) are allocated by one thread and freed
+# by another; with an arena per thread each arena keeps its own free space, and the process grew
+# by about 30 MiB at 20,000 segments/s for it. MALLOC_ARENA_MAX in the environment wins.
+MALLOC_ARENAS = 2
+_M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
 
 
 def tune_runtime() -> None:
@@ -26,6 +35,23 @@ def tune_runtime() -> None:
     gc.freeze()
     gc.set_threshold(GC_THRESHOLD, 50, 100)
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    if "MALLOC_ARENA_MAX" not in os.environ:
+        _limit_malloc_arenas(MALLOC_ARENAS)
+
+
+def _limit_malloc_arenas(arenas: int) -> None:
+    """Cap glibc's malloc arenas, for the threads started from now on (elsewhere: nothing)."""
+    if not sys.platform.startswith("linux"):
+        return
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        return
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    mallopt.restype = ctypes.c_int
+    mallopt(_M_ARENA_MAX, arenas)
 
 
 # What starting helper processes raises where they cannot run (no working semaphores: a

@@ -29,6 +29,8 @@ FLUSH_AT_PENDING_BYTES = 8 << 20
 STORE_RETRY_S = 1.0
 # How often traces whose entry segment arrived closed are written, between full flushes.
 READY_FLUSH_INTERVAL_S = 0.05
+# While helper processes summarise a flush, how often an idle pipeline looks for their results.
+COLLECT_POLL_S = 0.005
 
 
 class Pipeline:
@@ -95,20 +97,34 @@ class Pipeline:
             stopping = self._stop.is_set()
             due = min(next_flush, next_ready) if assembler.ready else next_flush
             wait = 0.0 if stopping else max(0.0, due - self._now())
+            if assembler.flushing:
+                wait = min(wait, COLLECT_POLL_S)
             for batch in self._feed.take(wait):
                 try:
                     self._process(batch)
                 except Exception:  # a bug must cost one batch, never the pipeline
                     log.exception("dropping a batch of %s documents", batch.source)
                     self._internal_errors.inc()
+                if assembler.flushing:
+                    self._collect()
                 now = self._now()
-                if now >= next_flush or assembler.pending_bytes >= FLUSH_AT_PENDING_BYTES:
+                if assembler.pending_bytes >= FLUSH_AT_PENDING_BYTES or (
+                    now >= next_flush and not assembler.busy
+                ):
                     next_flush = self._flush()
                     next_ready = self._now() + self._ready_interval
-                elif now >= next_ready and assembler.ready and not self._acks:
+                elif (
+                    now >= next_ready and assembler.ready and not self._acks and not assembler.busy
+                ):
                     # (with acknowledgements waiting, a full flush follows this loop anyway)
                     next_ready = self._flush(ready_only=True)
+            if assembler.flushing:
+                self._collect()
             now = self._now()
+            if assembler.busy and not stopping:
+                # A flush is due once the helpers have summarised the oldest waiting one:
+                # until then, this thread takes documents rather than wait for them.
+                continue
             if self._acks or now >= next_flush or stopping:
                 # At shutdown, traces waiting for a sampling decision are decided now.
                 next_flush = self._flush(final=stopping and self._feed.depth == 0)
@@ -144,6 +160,34 @@ class Pipeline:
         if batch.ack is not None:
             self._acks.append((batch.ack, refusals))
 
+    def _collect(self) -> None:
+        """Write the deferred flush if its summaries are made."""
+        collected = False
+
+        def collect() -> None:
+            nonlocal collected
+            collected = self._assembler.collect()
+
+        if self._guarded(collect) and collected:
+            self._assembler.evict()
+
+    def _guarded(self, step: Callable[[], object]) -> bool:
+        """Run a flush step; whether it succeeded (a failure is logged and handled)."""
+        try:
+            step()
+        except StoreError as exc:
+            # The assembler keeps the changes, and their acknowledgements, for the retry.
+            log.error("the store refused a batch, retrying in %.0f s: %s", STORE_RETRY_S, exc)
+            self._stop.wait(STORE_RETRY_S)
+            return False
+        except Exception:  # a bug: retrying the same changes would fail again, forever
+            log.exception("dropping the changes of a flush that failed")
+            self._internal_errors.inc()
+            self._assembler.abandon()
+            # Not stored: PutTraceSegments callers time out and resend (as after a throttle).
+            return False
+        return True
+
     def _flush(self, *, final: bool = False, ready_only: bool = False) -> float:
         """Hand what changed (or what is ready) to the writer, then forget what is done.
 
@@ -163,25 +207,12 @@ class Pipeline:
             if export is not None and documents:
                 export(documents)
 
-        try:
-            written = self._assembler.flush(
-                answer if acks or export is not None else None,
-                documents,
-                final=final,
-                ready_only=ready_only,
+        on_commit = answer if acks or export is not None else None
+        if not self._guarded(
+            lambda: self._assembler.flush(
+                on_commit, documents, final=final, ready_only=ready_only, defer=True
             )
-        except StoreError as exc:
-            self._acks = acks + self._acks
-            log.error("the store refused a batch, retrying in %.0f s: %s", STORE_RETRY_S, exc)
-            self._stop.wait(STORE_RETRY_S)
+        ):
             return self._now()
-        except Exception:  # a bug: retrying the same changes would fail again, forever
-            log.exception("dropping the changes of a flush that failed")
-            self._internal_errors.inc()
-            self._assembler.abandon()
-            # Not stored: PutTraceSegments callers time out and resend (as after a throttle).
-            return self._now() + interval
-        if not written and acks:
-            answer()  # nothing changed (e.g. only stale copies): already as durable as it gets
         self._assembler.evict()
         return self._now() + interval

@@ -14,7 +14,9 @@ what to forget :func:`.in_flight.evictable`; this module keeps the buffer's stat
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Container, Sequence
+from dataclasses import dataclass, field
 
 from fluoroscope.assembly.decisions import Verdict, kept
 from fluoroscope.assembly.gate import SamplingGate
@@ -26,6 +28,7 @@ from fluoroscope.assembly.in_flight import (
 )
 from fluoroscope.assembly.reload import merge_stored
 from fluoroscope.assembly.summaries import (
+    Pending,
     Revision,
     Summaries,
     Summarized,
@@ -35,6 +38,7 @@ from fluoroscope.assembly.summaries import (
     recount,
     summary_of,
 )
+from fluoroscope.errors import StoreError
 from fluoroscope.filters.groups import Groups
 from fluoroscope.model.segment import Document
 from fluoroscope.model.statistics import Contribution, add_into, difference
@@ -45,6 +49,50 @@ from fluoroscope.store.types import TraceWrite
 from fluoroscope.telemetry import Registry
 
 log = logging.getLogger(__name__)
+
+# Deferred flushes that may wait for their summaries at once: one being summarised by the
+# helpers while the next is handed to them, so that they never wait for the pipeline thread.
+MAX_DEFERRED = 2
+
+
+@dataclass
+class _Flush:
+    """One flush between choosing its traces and writing them."""
+
+    callbacks: list[Callable[[], None]]
+    written: list[bytes] | None
+    graph: Contribution = field(default_factory=dict)
+    # Traces with the documents the flush writes for them (those pending when it began):
+    # written before (summarised here), and written for the first time (summarised by
+    # ``summaries``).
+    here: list[tuple[InFlightTrace, list[Document]]] = field(default_factory=list)
+    first: list[tuple[InFlightTrace, list[Document]]] = field(default_factory=list)
+    summaries: Pending = field(default_factory=lambda: Pending(list))
+    done: list[tuple[InFlightTrace, list[Document], Summarized]] = field(default_factory=list)
+
+
+class _Either:
+    """Keys in either of two dicts (without building their union)."""
+
+    __slots__ = ("_one", "_other")
+
+    def __init__(self, one: Container[str], other: Container[str]) -> None:
+        self._one = one
+        self._other = other
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._one or key in self._other
+
+
+def _all(callbacks: list[Callable[[], None]]) -> Callable[[], None] | None:
+    if not callbacks:
+        return None
+
+    def run() -> None:
+        for callback in callbacks:
+            callback()
+
+    return run
 
 
 class Assembler:
@@ -84,6 +132,13 @@ class Assembler:
         # Unwritten documents of changed traces: what the next full flush would write (traces
         # waiting for a sampling decision are not counted).
         self.pending_bytes = 0
+        # Deferred flushes, oldest first (see flush's ``defer``), and their traces.
+        self._flushing: deque[_Flush] = deque()
+        self._writing: dict[str, InFlightTrace] = {}
+        # The last batch handed to the sink.
+        self._last_seq = 0
+        # Commit callbacks of batches the store refused, for the batch that writes them.
+        self._carried: list[Callable[[], None]] = []
 
     @property
     def in_flight(self) -> int:
@@ -144,7 +199,7 @@ class Assembler:
     @property
     def dirty(self) -> int:
         """How many traces have changes not yet written (or wait for a sampling decision)."""
-        return len(self._changed) + len(self._waiting)
+        return len(self._changed) + len(self._waiting) + len(self._writing)
 
     def flush(
         self,
@@ -153,31 +208,111 @@ class Assembler:
         *,
         final: bool = False,
         ready_only: bool = False,
+        defer: bool = False,
     ) -> int:
-        """Write every changed trace that is kept in one batch; return how many were written.
+        """Write every changed trace that is kept in one batch; return how many were written
+        (or, when the batch is deferred, how many it will write).
 
-        ``on_commit`` runs once the batch is durable; ``written``, when given, receives the
-        documents of the batch (for exporters). Raises StoreError if the sink refuses the
-        batch; the changes stay pending and the next flush retries them. Traces that wait for
-        a sampling decision are decided when their wait is over, under memory pressure, or
-        (``final``, at shutdown) at once. ``ready_only`` writes only the changed traces whose
-        entry segment has arrived closed, and leaves the rest for a later flush.
+        ``on_commit`` runs once the batch is durable, or at once when there is nothing to
+        write; ``written``, when given, receives the documents of the batch (for exporters).
+        Raises StoreError if the sink refuses the batch; the changes are then marked changed
+        again, ``on_commit`` waits for the batch that writes them, and the next flush retries
+        them. Traces that wait for a sampling decision are decided when their wait is over,
+        under memory pressure, or (``final``, at shutdown) at once. ``ready_only`` writes only
+        the changed traces whose entry segment has arrived closed, and leaves the rest for a
+        later flush.
+
+        With ``defer``, a batch whose summaries went to helper processes is written by a
+        later :meth:`collect` (or flush), so that the caller goes on taking documents
+        meanwhile. Up to :data:`MAX_DEFERRED` batches wait so, and they are written in the order
+        they were made; the traces of one are left out of the next until it is written. Without
+        ``defer``, the waiting batches are written first.
         """
-        hurry = final or self._over_limits()
+        if not defer or final:
+            self.collect(wait=True, on_failure=on_commit)
+        elif len(self._flushing) >= MAX_DEFERRED:
+            self.collect(wait=True, on_failure=on_commit, oldest_only=True)
+        flush = self._begin(
+            on_commit, written, ready_only=ready_only, hurry=final, defer=defer and not final
+        )
+        if flush is None:
+            return 0
+        for trace, _ in flush.here + flush.first:
+            self._writing[trace.trace_id] = trace
+        if defer and not final:
+            self._flushing.append(flush)  # behind the batches before it, even if made here
+            self.collect()
+            return len(flush.here) + len(flush.first)
+        return self._finish(flush)
+
+    @property
+    def busy(self) -> bool:
+        """Whether :data:`MAX_DEFERRED` deferred batches wait (see flush's ``defer``)."""
+        return len(self._flushing) >= MAX_DEFERRED
+
+    @property
+    def flushing(self) -> bool:
+        """Whether a deferred batch waits to be written (see :meth:`collect`)."""
+        return bool(self._flushing)
+
+    def collect(
+        self,
+        *,
+        wait: bool = False,
+        on_failure: Callable[[], None] | None = None,
+        oldest_only: bool = False,
+    ) -> bool:
+        """Write the deferred batches whose summaries are made, oldest first (``wait``:
+        waiting for them; ``oldest_only``: just the oldest); whether any was written.
+
+        Raises what :meth:`flush` raises; ``on_failure``, a caller's commit callback not yet
+        handed to a batch, then waits with the failed batch's for the retry.
+        """
+        queue = self._flushing
+        collected = False
+        while queue and (wait or queue[0].summaries.ready()):
+            flush = queue.popleft()
+            try:
+                self._finish(flush)
+            except StoreError:
+                if on_failure is not None:
+                    self._carried.append(on_failure)
+                raise
+            collected = True
+            if oldest_only:
+                break
+        return collected
+
+    def _begin(
+        self,
+        on_commit: Callable[[], None] | None,
+        written: list[bytes] | None,
+        *,
+        ready_only: bool,
+        hurry: bool,
+        defer: bool,
+    ) -> "_Flush | None":
+        """Choose, sample and start summarising what a flush writes (None: nothing)."""
+        callbacks, self._carried = self._carried, []
+        if on_commit is not None:
+            callbacks.append(on_commit)
+        hurry = hurry or self._over_limits()
         if self._waiting and not ready_only:
             self._recall_waiting(hurry)
+        writing = self._writing
         if ready_only:
-            chosen = [self._changed[trace_id] for trace_id in self._ready]
+            chosen = [self._changed[i] for i in self._ready if i not in writing]
+        elif writing:
+            chosen = [t for t in self._changed.values() if t.trace_id not in writing]
         else:
             chosen = list(self._changed.values())
         if not chosen:
-            return 0
+            self._after_earlier_batches(callbacks, behind_deferred=True)
+            return None
         self._merge_stored([t for t in chosen if not t.loaded])
         now = self._now()
-        graph: Contribution = {}
-        done: list[tuple[InFlightTrace, Summarized]] = []
+        flush = _Flush(callbacks, written)
         first: list[InFlightTrace] = []
-        here: list[InFlightTrace] = []
         for trace in chosen:
             try:
                 if trace.verdict is None and not self._head_keeps(trace, now, hurry):
@@ -186,17 +321,48 @@ class Assembler:
                 log.exception("cannot sample trace %s; dropping its changes", trace.trace_id)
                 self._failed(trace)
                 continue
+            # Documents that arrive from here on make a new change, for the next flush.
+            self._unchange(trace)
+            snapshot = list(trace.pending.values())
             # A revision of a written trace is diffed against its old contribution: here.
-            (here if trace.was_counted else first).append(trace)
+            if trace.was_counted:
+                flush.here.append((trace, snapshot))
+            else:
+                first.append(trace)
+                flush.first.append((trace, snapshot))
         revisions = [self._revision(t, self._tail_call(t, now, hurry)) for t in first]
-        finish = self.summaries.start(revisions, graph)
-        for trace in here:
+        flush.summaries = self.summaries.start(revisions, flush.graph, share_all=defer)
+        for trace, snapshot in flush.here:
             try:
-                done.append((trace, self._summarize_again(trace, graph)))
+                flush.done.append((trace, snapshot, self._summarize_again(trace, flush.graph)))
             except Exception:  # a bug must cost one trace, never the pipeline
                 log.exception("cannot summarise trace %s; dropping its changes", trace.trace_id)
                 self._failed(trace)
-        for trace, result in zip(first, finish(), strict=True):
+        return flush
+
+    def _finish(self, flush: "_Flush") -> int:
+        """Take a flush's summaries, write its batch, and record what was written."""
+        for trace, _ in flush.here + flush.first:
+            self._writing.pop(trace.trace_id, None)
+        try:
+            return self._write(flush)
+        except StoreError:
+            # Nothing was counted as written: the next flush writes these traces again, and
+            # the callbacks wait for the batch that does.
+            for trace, _, _ in flush.done:
+                if trace.trace_id in self._traces:
+                    self._changed[trace.trace_id] = trace
+            self._carried = flush.callbacks + self._carried
+            raise
+        except Exception:  # a bug: writing the same changes again would fail again
+            for trace, _ in flush.here + flush.first:
+                if trace.trace_id in self._traces and trace.trace_id not in self._waiting:
+                    self._failed(trace)
+            raise
+
+    def _write(self, flush: "_Flush") -> int:
+        done = flush.done
+        for (trace, snapshot), result in zip(flush.first, flush.summaries(), strict=True):
             if result is None:
                 self._failed(trace)
             elif isinstance(result, Withheld):
@@ -207,26 +373,29 @@ class Assembler:
             else:
                 if result.tail is not None:
                     self._tail_decided(trace, result.tail)
-                done.append((trace, result))
+                done.append((trace, snapshot, result))
         writes = []
-        for trace, summarized in done:
+        for trace, snapshot, summarized in done:
             record = summarized.record
             verdict = trace.verdict
             writes.append(
                 TraceWrite(
                     record,
-                    [(d.id, d.raw) for d in trace.pending.values() if d.raw is not None],
+                    [(d.id, d.raw) for d in snapshot if d.raw is not None],
                     trace.rowid,
                     annotations_changed=record.annotations != trace.annotations,
                     sampled_by=verdict.rule if verdict else "",
                     probability=verdict.probability if verdict else 1.0,
                 )
             )
-        seq = self._sink.write(writes, self._now(), on_commit, graph)
-        if written is not None:
-            written.extend(raw for write in writes for _, raw in write.documents)
-        for (trace, summarized), write in zip(done, writes, strict=True):
-            # Only now: if the store refused the batch, the next flush counts it all again.
+        callbacks = flush.callbacks
+        if not writes:
+            self._after_earlier_batches(callbacks, behind_deferred=False)
+            return 0
+        seq = self._last_seq = self._sink.write(writes, self._now(), _all(callbacks), flush.graph)
+        if flush.written is not None:
+            flush.written.extend(raw for write in writes for _, raw in write.documents)
+        for (trace, snapshot, summarized), write in zip(done, writes, strict=True):
             trace.counted = summarized.counted
             trace.recount_from = (
                 None
@@ -237,22 +406,44 @@ class Assembler:
             trace.written_seq = seq
             trace.completeness = Completeness(summarized.record.completeness)
             trace.annotations = summarized.record.annotations
-            for document in trace.pending.values():
-                self.pending_bytes -= document.size
+            pending = trace.pending
+            for document in snapshot:
+                # (one replaced since the flush began was counted when it was replaced)
+                if pending.get(document.id) is document:
+                    del pending[document.id]
+                    self.pending_bytes -= document.size
+                    self.stats.accepted.inc()
                 document.raw = None  # stored now; the view is all the buffer needs
-            self.stats.accepted.inc(len(trace.pending))
-            trace.pending.clear()
-        if ready_only:
-            for trace in chosen:
-                self._unchange(trace)
-        else:
-            self._changed.clear()
-            self._ready.clear()
         return len(writes)
+
+    def _after_earlier_batches(
+        self, callbacks: list[Callable[[], None]], *, behind_deferred: bool
+    ) -> None:
+        """Run commit callbacks of a flush that writes nothing once the batches handed to the
+        sink before it (and, ``behind_deferred``, the deferred ones) are durable: the documents
+        they acknowledge may be in those."""
+        if not callbacks:
+            return
+        if behind_deferred and self._flushing:
+            self._flushing[-1].callbacks.extend(callbacks)  # the last batch to be written
+        elif self._sink.committed_seq >= self._last_seq:
+            for callback in callbacks:
+                callback()
+        else:  # an empty batch commits after the others
+            try:
+                self._last_seq = self._sink.write([], self._now(), _all(callbacks), {})
+            except StoreError:
+                self._carried = callbacks + self._carried
+                raise
 
     def abandon(self) -> None:
         """Drop every change not yet written, each trace counted as failed (after a flush
         failed on a bug: writing the same changes again would fail again)."""
+        while self._flushing:
+            flush = self._flushing.popleft()
+            for trace, _ in flush.first + flush.here:
+                self._failed(trace)
+        self._writing.clear()
         for trace in list(self._changed.values()):
             self._failed(trace)
 
@@ -389,7 +580,7 @@ class Assembler:
         """Forget stored traces that are done, idle, or over the memory bounds (oldest first)."""
         victims = evictable(
             self._traces.values(),
-            self._changed,
+            _Either(self._changed, self._writing),
             self._now(),
             self._sink.committed_seq,
             self._limits,

@@ -195,21 +195,29 @@ class Summaries:
         ).child()
 
     def start(
-        self, revisions: Sequence[Revision], graph: Contribution
-    ) -> Callable[[], list[Outcome]]:
-        """Hand out shares of ``revisions``; the returned function summarises the rest here
-        and then collects the helpers' shares.
+        self, revisions: Sequence[Revision], graph: Contribution, *, share_all: bool = False
+    ) -> "Pending":
+        """Hand out shares of ``revisions``; the returned :class:`Pending` summarises the rest
+        here, when called, and then collects the helpers' shares.
 
         Results come in the order of ``revisions``; None marks one that could not be
         summarised (a bug, logged). Every contribution of a revision written is added into
-        ``graph``.
+        ``graph``. With ``share_all`` the helpers get every revision, for a caller that does
+        other work until they are done, rather than summarise a share itself meanwhile.
         """
         pool = self._ready_pool(len(revisions))
         if pool is None:
-            return lambda: self._here(revisions, graph)
-        # Even shares, this thread's first: it summarises while the helpers do theirs.
-        size = -(-len(revisions) // (self.processes + 1))
-        shares = [revisions[i : i + size] for i in range(size, len(revisions), size)]
+            return Pending(lambda: self._here(revisions, graph))
+        # Even shares, this thread's first (empty with share_all): it summarises while the
+        # helpers do theirs.
+        if share_all:
+            size = -(-len(revisions) // self.processes)
+            own: Sequence[Revision] = ()
+            shares = [revisions[i : i + size] for i in range(0, len(revisions), size)]
+        else:
+            size = -(-len(revisions) // (self.processes + 1))
+            own = revisions[:size]
+            shares = [revisions[i : i + size] for i in range(size, len(revisions), size)]
         definitions = self._definitions()
         rules = self._tail.specs if self._tail is not None else ()
         try:
@@ -219,10 +227,10 @@ class Summaries:
             ]
         except Exception as exc:  # a helper died since the last flush (a broken pool)
             self._failed(exc)
-            return lambda: self._here(revisions, graph)
+            return Pending(lambda: self._here(revisions, graph))
 
         def finish() -> list[Outcome]:
-            out = self._here(revisions[:size], graph)
+            out = self._here(own, graph)
             pool_failed = False
             for share, future in zip(shares, futures, strict=True):
                 if pool_failed:  # the helpers were stopped: one failure, counted once
@@ -233,7 +241,7 @@ class Summaries:
                 out += self._here(share, graph) if part is None else part
             return out
 
-        return finish
+        return Pending(finish, futures)
 
     def warm_up(self, timeout: float) -> bool:
         """Start the helpers now and wait until they answer; whether they did.
@@ -329,6 +337,29 @@ class Summaries:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+class Pending:
+    """The summaries of one flush, being made: call it for the results (it waits for the
+    helpers' shares, if any)."""
+
+    def __init__(
+        self, finish: Callable[[], list[Outcome]], futures: Sequence["Future[bytes]"] = ()
+    ) -> None:
+        self._finish = finish
+        self._futures = futures
+
+    @property
+    def shared(self) -> bool:
+        """Whether helper processes have a share."""
+        return bool(self._futures)
+
+    def ready(self) -> bool:
+        """Whether calling it would not wait for a helper."""
+        return all(future.done() for future in self._futures)
+
+    def __call__(self) -> list[Outcome]:
+        return self._finish()
 
 
 def summarize_shared(
