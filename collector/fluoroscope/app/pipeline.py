@@ -8,6 +8,10 @@ Every flush interval, every changed trace is written. In between, every
 on their own. How long a flush and its transaction take grows with what accumulated since the
 last one, so small, frequent writes of finished traces keep the time to queryable short under
 load, while traces that are still filling in are not rewritten more often.
+
+A flush whose summaries went to helper processes is written when they answer (the assembler's
+deferred flushes); meanwhile this thread parses and assembles what comes next, and a flush
+that falls due while two such batches wait is made once the older one is written.
 """
 
 import logging

@@ -2,9 +2,10 @@
 
 Summarising a trace (its tree, summary, root causes, graph statistics and store rows) is most
 of what a document costs the pipeline thread, and it is a pure function of the trace's
-segments. So each flush hands a share of the traces it writes for the first time to helper
-processes, as msgpack of their segment views, summarises the rest on the pipeline thread
-meanwhile, and then takes the helpers' records back. A helper returns plain rows
+segments. So each flush hands the traces it writes for the first time to helper processes,
+as msgpack of their segment views, and takes the helpers' records back later: the collector's
+pipeline thread parses and assembles the next documents meanwhile (see the assembler's
+deferred flushes). A caller that waits instead keeps a share to summarise itself meanwhile. A helper returns plain rows
 (:class:`TraceRecord`) and the batch's graph statistics summed, which cross back cheaply; the
 contribution of each trace is recomputed from its stored summary only if a later revision of
 the trace needs it (:func:`recount`).
