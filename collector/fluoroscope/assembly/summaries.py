@@ -5,10 +5,10 @@ of what a document costs the pipeline thread, and it is a pure function of the t
 segments. So each flush hands the traces it writes for the first time to helper processes,
 as msgpack of their segment views, and takes the helpers' records back later: the collector's
 pipeline thread parses and assembles the next documents meanwhile (see the assembler's
-deferred flushes). A caller that waits instead keeps a share to summarise itself meanwhile. A helper returns plain rows
-(:class:`TraceRecord`) and the batch's graph statistics summed, which cross back cheaply; the
-contribution of each trace is recomputed from its stored summary only if a later revision of
-the trace needs it (:func:`recount`).
+deferred flushes). A caller that waits instead keeps a share to summarise itself meanwhile.
+A helper returns plain rows (:class:`TraceRecord`) and the batch's graph statistics summed,
+which cross back cheaply; the contribution of each trace is recomputed from its stored
+summary only if a later revision of the trace needs it (:func:`recount`).
 
 A trace the tail-sampling stage has to decide is decided where it is summarised, since the
 verdict depends on the summary alone: the rules and the draw are pure functions of it. A trace
