@@ -379,3 +379,14 @@ class Collector:
             "Document bytes held in memory by the assembler",
             lambda: assembler.bytes,
         )
+        registry.gauge(
+            "fluoroscope_assembly_unwritten_bytes",
+            "Bytes of accepted documents not yet handed to the store (a flush is forced past "
+            "a bound)",
+            lambda: assembler.pending_bytes,
+        )
+        registry.gauge(
+            "fluoroscope_assembly_batches_waiting",
+            "Flushes waiting for a summary helper's answer before they are written",
+            lambda: assembler.waiting,
+        )

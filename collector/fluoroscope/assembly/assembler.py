@@ -251,6 +251,11 @@ class Assembler:
         return len(self._flushing) >= MAX_DEFERRED
 
     @property
+    def waiting(self) -> int:
+        """How many deferred batches wait to be written."""
+        return len(self._flushing)
+
+    @property
     def flushing(self) -> bool:
         """Whether a deferred batch waits to be written (see :meth:`collect`)."""
         return bool(self._flushing)

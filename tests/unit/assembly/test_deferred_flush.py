@@ -80,6 +80,7 @@ def test_a_deferred_batch_is_written_once_its_summaries_are_made(held, make_docu
 
     assert harness.assembler.flush(defer=True) == 1
     assert harness.assembler.flushing
+    assert harness.assembler.waiting == 1
     assert harness.assembler.dirty == 1
     assert not harness.assembler.collect()  # not summarised yet
     assert TRACE_ID not in harness.sink.summaries
@@ -89,6 +90,7 @@ def test_a_deferred_batch_is_written_once_its_summaries_are_made(held, make_docu
 
     assert TRACE_ID in harness.sink.summaries
     assert not harness.assembler.flushing
+    assert harness.assembler.waiting == 0
     assert harness.assembler.dirty == 0
     assert harness.counter("fluoroscope_assembly_documents_accepted") == 1
 
