@@ -72,7 +72,7 @@ class _Flush:
 
 
 class _Either:
-    """Keys in either of two dicts (without building their union)."""
+    """Keys in either of two containers (without building their union)."""
 
     __slots__ = ("_one", "_other")
 
@@ -85,6 +85,7 @@ class _Either:
 
 
 def _all(callbacks: list[Callable[[], None]]) -> Callable[[], None] | None:
+    """One callable that runs ``callbacks`` in order (None for none)."""
     if not callbacks:
         return None
 
