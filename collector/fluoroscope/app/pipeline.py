@@ -217,7 +217,12 @@ class Pipeline:
         on_commit = answer if acks or export is not None else None
         if not self._guarded(
             lambda: self._assembler.flush(
-                on_commit, documents, final=final, ready_only=ready_only, defer=True
+                on_commit,
+                documents,
+                final=final,
+                ready_only=ready_only,
+                defer=True,
+                acknowledges=bool(acks),
             )
         ):
             return self._now()

@@ -210,6 +210,7 @@ class Assembler:
         final: bool = False,
         ready_only: bool = False,
         defer: bool = False,
+        acknowledges: bool = False,
     ) -> int:
         """Write every changed trace that is kept in one batch; return how many were written
         (or, when the batch is deferred, how many it will write).
@@ -228,13 +229,23 @@ class Assembler:
         meanwhile. Up to :data:`MAX_DEFERRED` batches wait so, and they are written in the order
         they were made; the traces of one are left out of the next until it is written. Without
         ``defer``, the waiting batches are written first.
+
+        ``acknowledges`` says that ``on_commit`` answers for every document added so far
+        (PutTraceSegments): the waiting batches are then written first, so that no trace is
+        left out of this one. A refused batch's callbacks wait for such a full flush too.
         """
-        if not defer or final:
+        acknowledges = (acknowledges or bool(self._carried)) and not ready_only
+        if not defer or final or acknowledges:
             self.collect(wait=True, on_failure=on_commit)
         elif len(self._flushing) >= MAX_DEFERRED:
             self.collect(wait=True, on_failure=on_commit, oldest_only=True)
         flush = self._begin(
-            on_commit, written, ready_only=ready_only, hurry=final, defer=defer and not final
+            on_commit,
+            written,
+            ready_only=ready_only,
+            hurry=final,
+            defer=defer and not final,
+            carried=acknowledges,
         )
         if flush is None:
             return 0
@@ -297,9 +308,16 @@ class Assembler:
         ready_only: bool,
         hurry: bool,
         defer: bool,
+        carried: bool,
     ) -> "_Flush | None":
-        """Choose, sample and start summarising what a flush writes (None: nothing)."""
-        callbacks, self._carried = self._carried, []
+        """Choose, sample and start summarising what a flush writes (None: nothing).
+
+        ``carried``: the callbacks of refused batches come along (the flush writes every
+        changed trace).
+        """
+        callbacks: list[Callable[[], None]] = []
+        if carried:
+            callbacks, self._carried = self._carried, []
         if on_commit is not None:
             callbacks.append(on_commit)
         hurry = hurry or self._over_limits()

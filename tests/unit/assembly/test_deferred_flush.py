@@ -242,3 +242,43 @@ def test_abandoning_counts_the_traces_of_waiting_batches_as_failed(held, make_do
     assert not harness.assembler.flushing
     assert harness.assembler.dirty == 0
     assert harness.counter("fluoroscope_assembly_traces_failed") == 1
+
+
+def test_an_acknowledgement_waits_for_documents_of_a_trace_in_a_waiting_batch(held, make_document):
+    """The trace is left out of the batches made while its batch waits; a flush that
+    acknowledges documents writes the waiting batches first, so that it covers them all."""
+    harness, summaries = held()
+    stored_when_acked: list[bool] = []
+
+    def ack() -> None:
+        stored_when_acked.append(SUB in harness.sink._documents.get(TRACE_ID, {}))
+
+    harness.add(make_document(id=ROOT))
+    harness.assembler.flush(defer=True)
+    harness.add(make_document(id=SUB, type="subsegment", parent_id=ROOT, name="step"))
+    harness.assembler.flush(ack, defer=True, acknowledges=True)
+    summaries.release()
+    harness.assembler.collect()
+
+    assert stored_when_acked == [True]
+
+
+def test_a_refused_acknowledgement_waits_for_a_flush_that_writes_everything(held, make_document):
+    """Refused, its traces are changed again: a flush of only the ready traces does not
+    answer it."""
+    sink = FailingSink()
+    harness, summaries = held(sink)
+    summaries.holding = False
+    acked: list[bool] = []
+    harness.add(make_document(id=SUB, type="subsegment", parent_id=ROOT, name="step"))
+    sink.failing = True
+    with pytest.raises(StoreError):
+        harness.assembler.flush(lambda: acked.append(True), defer=True, acknowledges=True)
+    sink.failing = False
+    harness.add(make_document(trace_id=OTHER_TRACE_ID))  # ready: its entry segment is closed
+
+    harness.assembler.flush(ready_only=True, defer=True)
+    assert acked == []
+    harness.assembler.flush(defer=True)
+    assert acked == [True]
+    assert SUB in sink._documents[TRACE_ID]

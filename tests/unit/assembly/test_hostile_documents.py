@@ -65,8 +65,10 @@ PLAUSIBLE = st.one_of(
     st.floats(1.7e9, 1.9e9),
     st.booleans(),
     st.just("0123456789abcdef"),
-    st.just({}),
-    st.just([]),
+    # Fresh ones each time: a shared empty dict, filled in by one example, could come back in
+    # the next holding itself.
+    st.builds(dict),
+    st.builds(list),
 )
 PATHS = st.one_of(
     st.sampled_from(FIELDS).map(lambda field: (field,)),
