@@ -203,6 +203,42 @@ def test_a_dead_helper_costs_time_not_traces(shared, make_document):
     assert any(r.counted is None for r in again if r), "the next flush used no helper"
 
 
+def test_a_batch_shared_whole_gives_what_summarising_here_gives(shared, make_document):
+    """For a caller that goes on working meanwhile: the helper takes every revision, the
+    results are ready once it answers, and a helper killed while the batch waits costs time
+    only."""
+    summaries, registry = shared
+    batch = revisions(make_document, 20)
+    expected, expected_graph = run(Summaries(0, Registry(), classify), batch)
+
+    graph: Contribution = {}
+    pending = summaries.start(batch, graph, share_all=True)
+    deadline = time.monotonic() + 30
+    while not pending.ready() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    results = pending()
+
+    assert pending.shared
+    assert all(r is not None and r.counted is None for r in results)  # all from the helper
+    assert [r.record if r else None for r in results] == [r.record if r else None for r in expected]
+    assert same_graph(graph, expected_graph)
+
+    pool = summaries._pool
+    assert pool is not None
+    busy = pool.submit(time.sleep, 2.0)  # the batch waits behind this
+    killed: Contribution = {}
+    waiting = summaries.start(batch, killed, share_all=True)
+    for pid in list(pool._processes):
+        os.kill(pid, signal.SIGKILL)
+    results = waiting()
+
+    assert busy.exception() is not None  # the helper did die with the batch in its queue
+
+    assert [r.record if r else None for r in results] == [r.record if r else None for r in expected]
+    assert same_graph(killed, expected_graph)
+    assert registry.value(*FAILURES) == 1
+
+
 def test_a_helper_that_died_between_flushes_costs_time_not_traces(shared, make_document):
     """A pool found broken when the next flush hands out its shares: that flush is
     summarised here, and the failure counted."""
