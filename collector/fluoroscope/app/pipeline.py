@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from fluoroscope.app.feed import Ack, DocumentBatch, Feed, RawBatch
 from fluoroscope.assembly.assembler import Assembler
@@ -26,6 +27,8 @@ from fluoroscope.telemetry import Registry
 from fluoroscope.translate.xray_json import parse_document
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 # Flush early when this many unwritten bytes are held, to bound memory between flushes. While
 # the helpers are behind, documents gather here and flushes grow, which costs memory and saves
@@ -104,7 +107,7 @@ class Pipeline:
             stopping = self._stop.is_set()
             due = min(next_flush, next_ready) if assembler.ready else next_flush
             wait = 0.0 if stopping else max(0.0, due - self._now())
-            if assembler.flushing:
+            if assembler.waiting:
                 wait = min(wait, COLLECT_POLL_S)
             for batch in self._feed.take(wait):
                 try:
@@ -112,7 +115,7 @@ class Pipeline:
                 except Exception:  # a bug must cost one batch, never the pipeline
                     log.exception("dropping a batch of %s documents", batch.source)
                     self._internal_errors.inc()
-                if assembler.flushing:
+                if assembler.waiting:
                     self._collect()
                 now = self._now()
                 if assembler.pending_bytes >= FLUSH_AT_PENDING_BYTES or (
@@ -125,7 +128,7 @@ class Pipeline:
                 ):
                     # (with acknowledgements waiting, a full flush follows this loop anyway)
                     next_ready = self._flush(ready_only=True)
-            if assembler.flushing:
+            if assembler.waiting:
                 self._collect()
             now = self._now()
             if assembler.busy and not stopping:
@@ -168,32 +171,24 @@ class Pipeline:
             self._acks.append((batch.ack, refusals))
 
     def _collect(self) -> None:
-        """Write the deferred flush if its summaries are made."""
-        collected = False
-
-        def collect() -> None:
-            nonlocal collected
-            collected = self._assembler.collect()
-
-        if self._guarded(collect) and collected:
+        """Write the deferred batches whose summaries are made."""
+        if self._guarded(self._assembler.collect):
             self._assembler.evict()
 
-    def _guarded(self, step: Callable[[], object]) -> bool:
-        """Run a flush step; whether it succeeded (a failure is logged and handled)."""
+    def _guarded(self, step: Callable[[], _T]) -> _T | None:
+        """Run a flush step; what it returned, or None if it failed (logged and handled)."""
         try:
-            step()
+            return step()
         except StoreError as exc:
             # The assembler keeps the changes, and their acknowledgements, for the retry.
             log.error("the store refused a batch, retrying in %.0f s: %s", STORE_RETRY_S, exc)
             self._stop.wait(STORE_RETRY_S)
-            return False
         except Exception:  # a bug: retrying the same changes would fail again, forever
             log.exception("dropping the changes of a flush that failed")
             self._internal_errors.inc()
             self._assembler.abandon()
             # Not stored: PutTraceSegments callers time out and resend (as after a throttle).
-            return False
-        return True
+        return None
 
     def _flush(self, *, final: bool = False, ready_only: bool = False) -> float:
         """Hand what changed (or what is ready) to the writer, then forget what is done.
@@ -215,7 +210,7 @@ class Pipeline:
                 export(documents)
 
         on_commit = answer if acks or export is not None else None
-        if not self._guarded(
+        written = self._guarded(
             lambda: self._assembler.flush(
                 on_commit,
                 documents,
@@ -224,7 +219,8 @@ class Pipeline:
                 defer=True,
                 acknowledges=bool(acks),
             )
-        ):
+        )
+        if written is None:
             return self._now()
         self._assembler.evict()
         return self._now() + interval

@@ -8,16 +8,16 @@ is most likely whole, and writing it at once makes it queryable sooner without r
 traces that are still filling in. The store is the source of truth: a trace
 that is not in memory (never seen, evicted, or from before a restart) is merged with what the
 store already holds before it is written, so late documents continue a trace correctly.
-Summarising for the store is :mod:`.summaries`, that merge :mod:`.reload`, and the choice of
-what to forget :func:`.in_flight.evictable`; this module keeps the buffer's state.
+Summarising for the store is :mod:`.summaries`, that merge :mod:`.reload`, the order flushes
+waiting for their summaries are written in :mod:`.batches`, and the choice of what to forget
+:func:`.in_flight.evictable`; this module keeps the buffer's state.
 """
 
 import logging
 import time
-from collections import deque
-from collections.abc import Callable, Container, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 
+from fluoroscope.assembly.batches import Batch, Batches
 from fluoroscope.assembly.decisions import Verdict, kept
 from fluoroscope.assembly.gate import SamplingGate
 from fluoroscope.assembly.in_flight import (
@@ -28,7 +28,6 @@ from fluoroscope.assembly.in_flight import (
 )
 from fluoroscope.assembly.reload import merge_stored
 from fluoroscope.assembly.summaries import (
-    Pending,
     Revision,
     Summaries,
     Summarized,
@@ -49,51 +48,6 @@ from fluoroscope.store.types import TraceWrite
 from fluoroscope.telemetry import Registry
 
 log = logging.getLogger(__name__)
-
-# Deferred flushes that may wait for their summaries at once: one being summarised by the
-# helpers while the next is handed to them, so that they never wait for the pipeline thread.
-MAX_DEFERRED = 2
-
-
-@dataclass
-class _Flush:
-    """One flush between choosing its traces and writing them."""
-
-    callbacks: list[Callable[[], None]]
-    written: list[bytes] | None
-    graph: Contribution = field(default_factory=dict)
-    # Traces with the documents the flush writes for them (those pending when it began):
-    # written before (summarised here), and written for the first time (summarised by
-    # ``summaries``).
-    here: list[tuple[InFlightTrace, list[Document]]] = field(default_factory=list)
-    first: list[tuple[InFlightTrace, list[Document]]] = field(default_factory=list)
-    summaries: Pending = field(default_factory=lambda: Pending(list))
-    done: list[tuple[InFlightTrace, list[Document], Summarized]] = field(default_factory=list)
-
-
-class _Either:
-    """Keys in either of two containers (without building their union)."""
-
-    __slots__ = ("_one", "_other")
-
-    def __init__(self, one: Container[str], other: Container[str]) -> None:
-        self._one = one
-        self._other = other
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._one or key in self._other
-
-
-def _all(callbacks: list[Callable[[], None]]) -> Callable[[], None] | None:
-    """One callable that runs ``callbacks`` in order (None for none)."""
-    if not callbacks:
-        return None
-
-    def run() -> None:
-        for callback in callbacks:
-            callback()
-
-    return run
 
 
 class Assembler:
@@ -133,13 +87,8 @@ class Assembler:
         # Unwritten documents of changed traces: what the next full flush would write (traces
         # waiting for a sampling decision are not counted).
         self.pending_bytes = 0
-        # Deferred flushes, oldest first (see flush's ``defer``), and their traces.
-        self._flushing: deque[_Flush] = deque()
-        self._writing: dict[str, InFlightTrace] = {}
-        # The last batch handed to the sink.
-        self._last_seq = 0
-        # Commit callbacks of batches the store refused, for the batch that writes them.
-        self._carried: list[Callable[[], None]] = []
+        # Flushes waiting for their summaries (see flush's ``defer``).
+        self._batches = Batches(sink, now)
 
     @property
     def in_flight(self) -> int:
@@ -200,7 +149,7 @@ class Assembler:
     @property
     def dirty(self) -> int:
         """How many traces have changes not yet written (or wait for a sampling decision)."""
-        return len(self._changed) + len(self._waiting) + len(self._writing)
+        return len(self._changed) + len(self._waiting) + len(self._batches.writing)
 
     def flush(
         self,
@@ -234,10 +183,10 @@ class Assembler:
         (PutTraceSegments): the waiting batches are then written first, so that no trace is
         left out of this one. A refused batch's callbacks wait for such a full flush too.
         """
-        acknowledges = (acknowledges or bool(self._carried)) and not ready_only
+        acknowledges = (acknowledges or bool(self._batches.carried)) and not ready_only
         if not defer or final or acknowledges:
             self.collect(wait=True, on_failure=on_commit)
-        elif len(self._flushing) >= MAX_DEFERRED:
+        elif self._batches.busy:
             self.collect(wait=True, on_failure=on_commit, oldest_only=True)
         flush = self._begin(
             on_commit,
@@ -249,10 +198,8 @@ class Assembler:
         )
         if flush is None:
             return 0
-        for trace, _ in flush.here + flush.first:
-            self._writing[trace.trace_id] = trace
         if defer and not final:
-            self._flushing.append(flush)  # behind the batches before it, even if made here
+            self._batches.defer(flush)
             self.collect()
             return len(flush.here) + len(flush.first)
         return self._finish(flush)
@@ -260,17 +207,12 @@ class Assembler:
     @property
     def busy(self) -> bool:
         """Whether :data:`MAX_DEFERRED` deferred batches wait (see flush's ``defer``)."""
-        return len(self._flushing) >= MAX_DEFERRED
+        return self._batches.busy
 
     @property
     def waiting(self) -> int:
-        """How many deferred batches wait to be written."""
-        return len(self._flushing)
-
-    @property
-    def flushing(self) -> bool:
-        """Whether a deferred batch waits to be written (see :meth:`collect`)."""
-        return bool(self._flushing)
+        """How many deferred batches wait to be written (see :meth:`collect`)."""
+        return len(self._batches)
 
     def collect(
         self,
@@ -285,15 +227,13 @@ class Assembler:
         Raises what :meth:`flush` raises; ``on_failure``, a caller's commit callback not yet
         handed to a batch, then waits with the failed batch's for the retry.
         """
-        queue = self._flushing
         collected = False
-        while queue and (wait or queue[0].summaries.ready()):
-            flush = queue.popleft()
+        while (flush := self._batches.next(wait)) is not None:
             try:
                 self._finish(flush)
             except StoreError:
                 if on_failure is not None:
-                    self._carried.append(on_failure)
+                    self._batches.carried.append(on_failure)
                 raise
             collected = True
             if oldest_only:
@@ -309,7 +249,7 @@ class Assembler:
         hurry: bool,
         defer: bool,
         carried: bool,
-    ) -> "_Flush | None":
+    ) -> Batch | None:
         """Choose, sample and start summarising what a flush writes (None: nothing).
 
         ``carried``: the callbacks of refused batches come along (the flush writes every
@@ -317,13 +257,13 @@ class Assembler:
         """
         callbacks: list[Callable[[], None]] = []
         if carried:
-            callbacks, self._carried = self._carried, []
+            callbacks, self._batches.carried = self._batches.carried, []
         if on_commit is not None:
             callbacks.append(on_commit)
         hurry = hurry or self._over_limits()
         if self._waiting and not ready_only:
             self._recall_waiting(hurry)
-        writing = self._writing
+        writing = self._batches.writing
         if ready_only:
             chosen = [self._changed[i] for i in self._ready if i not in writing]
         elif writing:
@@ -331,11 +271,11 @@ class Assembler:
         else:
             chosen = list(self._changed.values())
         if not chosen:
-            self._after_earlier_batches(callbacks, behind_deferred=True)
+            self._batches.after_earlier(callbacks, behind_deferred=True)
             return None
         self._merge_stored([t for t in chosen if not t.loaded])
         now = self._now()
-        flush = _Flush(callbacks, written)
+        flush = Batch(callbacks, written)
         first: list[InFlightTrace] = []
         for trace in chosen:
             try:
@@ -364,10 +304,9 @@ class Assembler:
                 self._failed(trace)
         return flush
 
-    def _finish(self, flush: "_Flush") -> int:
+    def _finish(self, flush: Batch) -> int:
         """Take a flush's summaries, write its batch, and record what was written."""
-        for trace, _ in flush.here + flush.first:
-            self._writing.pop(trace.trace_id, None)
+        self._batches.finished(flush)
         try:
             return self._write(flush)
         except StoreError:
@@ -376,15 +315,15 @@ class Assembler:
             for trace, _, _ in flush.done:
                 if trace.trace_id in self._traces:
                     self._changed[trace.trace_id] = trace
-            self._carried = flush.callbacks + self._carried
+            self._batches.carried[:0] = flush.callbacks
             raise
         except Exception:  # a bug: writing the same changes again would fail again
-            for trace, _ in flush.here + flush.first:
+            for trace in flush.traces():
                 if trace.trace_id in self._traces and trace.trace_id not in self._waiting:
                     self._failed(trace)
             raise
 
-    def _write(self, flush: "_Flush") -> int:
+    def _write(self, flush: Batch) -> int:
         done = flush.done
         for (trace, snapshot), result in zip(flush.first, flush.summaries(), strict=True):
             if result is None:
@@ -412,11 +351,10 @@ class Assembler:
                     probability=verdict.probability if verdict else 1.0,
                 )
             )
-        callbacks = flush.callbacks
         if not writes:
-            self._after_earlier_batches(callbacks, behind_deferred=False)
+            self._batches.after_earlier(flush.callbacks, behind_deferred=False)
             return 0
-        seq = self._last_seq = self._sink.write(writes, self._now(), _all(callbacks), flush.graph)
+        seq = self._batches.write(writes, flush.callbacks, flush.graph)
         if flush.written is not None:
             flush.written.extend(raw for write in writes for _, raw in write.documents)
         for (trace, snapshot, summarized), write in zip(done, writes, strict=True):
@@ -440,34 +378,12 @@ class Assembler:
                 document.raw = None  # stored now; the view is all the buffer needs
         return len(writes)
 
-    def _after_earlier_batches(
-        self, callbacks: list[Callable[[], None]], *, behind_deferred: bool
-    ) -> None:
-        """Run commit callbacks of a flush that writes nothing once the batches handed to the
-        sink before it (and, ``behind_deferred``, the deferred ones) are durable: the documents
-        they acknowledge may be in those."""
-        if not callbacks:
-            return
-        if behind_deferred and self._flushing:
-            self._flushing[-1].callbacks.extend(callbacks)  # the last batch to be written
-        elif self._sink.committed_seq >= self._last_seq:
-            for callback in callbacks:
-                callback()
-        else:  # an empty batch commits after the others
-            try:
-                self._last_seq = self._sink.write([], self._now(), _all(callbacks), {})
-            except StoreError:
-                self._carried = callbacks + self._carried
-                raise
-
     def abandon(self) -> None:
         """Drop every change not yet written, each trace counted as failed (after a flush
         failed on a bug: writing the same changes again would fail again)."""
-        while self._flushing:
-            flush = self._flushing.popleft()
-            for trace, _ in flush.first + flush.here:
+        for batch in self._batches.drain():
+            for trace in batch.traces():
                 self._failed(trace)
-        self._writing.clear()
         for trace in list(self._changed.values()):
             self._failed(trace)
 
@@ -604,7 +520,7 @@ class Assembler:
         """Forget stored traces that are done, idle, or over the memory bounds (oldest first)."""
         victims = evictable(
             self._traces.values(),
-            _Either(self._changed, self._writing),
+            self._batches.unwritten(self._changed),
             self._now(),
             self._sink.committed_seq,
             self._limits,

@@ -209,16 +209,11 @@ class Summaries:
         pool = self._ready_pool(len(revisions))
         if pool is None:
             return Pending(lambda: self._here(revisions, graph))
-        # Even shares, this thread's first (empty with share_all): it summarises while the
+        # Even shares, this thread's first (none with share_all): it summarises while the
         # helpers do theirs.
-        if share_all:
-            size = -(-len(revisions) // self.processes)
-            own: Sequence[Revision] = ()
-            shares = [revisions[i : i + size] for i in range(0, len(revisions), size)]
-        else:
-            size = -(-len(revisions) // (self.processes + 1))
-            own = revisions[:size]
-            shares = [revisions[i : i + size] for i in range(size, len(revisions), size)]
+        size = -(-len(revisions) // (self.processes + (0 if share_all else 1)))
+        own = revisions[:0] if share_all else revisions[:size]
+        shares = [revisions[i : i + size] for i in range(len(own), len(revisions), size)]
         definitions = self._definitions()
         rules = self._tail.specs if self._tail is not None else ()
         try:

@@ -10,7 +10,7 @@ from concurrent.futures import Future
 
 import pytest
 
-from fluoroscope.assembly.assembler import MAX_DEFERRED
+from fluoroscope.assembly.batches import MAX_DEFERRED
 from fluoroscope.assembly.summaries import Pending, Revision, Summaries
 from fluoroscope.errors import StoreError
 from fluoroscope.model.statistics import Contribution
@@ -79,7 +79,7 @@ def test_a_deferred_batch_is_written_once_its_summaries_are_made(held, make_docu
     harness.add(make_document(id=ROOT))
 
     assert harness.assembler.flush(defer=True) == 1
-    assert harness.assembler.flushing
+    assert not harness.assembler.busy  # one waits, below the bound
     assert harness.assembler.waiting == 1
     assert harness.assembler.dirty == 1
     assert not harness.assembler.collect()  # not summarised yet
@@ -89,7 +89,7 @@ def test_a_deferred_batch_is_written_once_its_summaries_are_made(held, make_docu
     assert harness.assembler.collect()
 
     assert TRACE_ID in harness.sink.summaries
-    assert not harness.assembler.flushing
+    assert harness.assembler.collect() is False  # nothing left to write
     assert harness.assembler.waiting == 0
     assert harness.assembler.dirty == 0
     assert harness.counter("fluoroscope_assembly_documents_accepted") == 1
@@ -239,7 +239,7 @@ def test_abandoning_counts_the_traces_of_waiting_batches_as_failed(held, make_do
 
     harness.assembler.abandon()
 
-    assert not harness.assembler.flushing
+    assert harness.assembler.waiting == 0
     assert harness.assembler.dirty == 0
     assert harness.counter("fluoroscope_assembly_traces_failed") == 1
 
