@@ -96,7 +96,7 @@ class GraphOperations:
             segments = []
             for raw in trace.documents:
                 try:
-                    segments += [d.segment for d in parse_document(raw)]
+                    segments += [d.view() for d in parse_document(raw)]
                 except DocumentError:
                     continue
             if not segments:

@@ -113,7 +113,7 @@ class Assembler:
             return "TraceLimitExceeded"
         old = trace.documents.get(document.id)
         if old is not None:
-            if not supersedes(old.segment, document.segment):
+            if not supersedes(old, document):
                 self.stats.stale.inc()
                 return None
             del trace.documents[old.id]
@@ -136,8 +136,7 @@ class Assembler:
         if trace.size > self._limits.max_trace_bytes:
             trace.over_limit = True
         self._changed[trace.trace_id] = trace
-        segment = document.segment
-        if segment.parent_id is None and segment.end_time is not None:
+        if document.parent_id is None and not document.in_progress:
             self._ready.add(trace.trace_id)  # an entry segment, closed
         return None
 
@@ -344,7 +343,7 @@ class Assembler:
             writes.append(
                 TraceWrite(
                     record,
-                    [(d.id, d.raw) for d in snapshot if d.raw is not None],
+                    [(d.id, d.raw) for d in snapshot],
                     trace.rowid,
                     annotations_changed=record.annotations != trace.annotations,
                     sampled_by=verdict.rule if verdict else "",
@@ -375,7 +374,6 @@ class Assembler:
                     del pending[document.id]
                     self.pending_bytes -= document.size
                     self.stats.accepted.inc()
-                document.raw = None  # stored now; the view is all the buffer needs
         return len(writes)
 
     def abandon(self) -> None:
@@ -400,7 +398,7 @@ class Assembler:
             trace.revision,
             trace.over_limit,
             trace.weight,
-            [d.segment for d in trace.documents.values()],
+            [d.raw for d in trace.documents.values()],
             tail,
         )
 

@@ -50,16 +50,15 @@ class HeadSampler:
 
         ``waited`` says the decision wait is over: decide on what has arrived.
         """
-        entry: Segment | None = None
-        fallback: Segment | None = None
+        entry: Document | None = None
+        fallback: Document | None = None
         for document in documents:
             if self.mode is HeadMode.HONOUR and document.sampled:
                 return _UPSTREAM
-            segment = document.segment
-            if segment.type is None and (entry is None or segment.parent_id is None):
-                entry = segment
+            if not document.independent and (entry is None or document.parent_id is None):
+                entry = document
             elif fallback is None:
-                fallback = segment
+                fallback = document
         if entry is None or entry.parent_id is not None:
             # No segment yet, or only one called by a service that has not reported.
             if not waited:
@@ -67,7 +66,7 @@ class HeadSampler:
             entry = entry or fallback
         sampler = self.sampler
         decision = sampler.decide(
-            request_of(entry, sampler.ruleset.examines_url),
+            request_of(entry.view() if entry else None, sampler.ruleset.examines_url),
             lambda: uniform_draw(trace_id, _SALT),
         )
         return Verdict(decision.sampled, decision.rule_name, decision.probability, HEAD)

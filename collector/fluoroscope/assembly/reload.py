@@ -51,17 +51,16 @@ def merge_stored(
             log.warning("skipping a stored document of trace %s", trace.trace_id)
             continue
         for document in documents:
-            document.raw = None
             merged[document.id] = document
     if merged:
-        segments = [d.segment for d in merged.values()]
-        stored = summary_of(Revision(trace.trace_id, earlier.revision, False, 1.0, segments))
+        raws = [d.raw for d in merged.values()]
+        stored = summary_of(Revision(trace.trace_id, earlier.revision, False, 1.0, raws))
         trace.counted = contribution(stored.facts, classify(stored), trace.weight)
     stale = stale_bytes = 0
     for document in trace.documents.values():
         old = merged.get(document.id)
         if old is not None:
-            if not supersedes(old.segment, document.segment):
+            if not supersedes(old, document):
                 dropped = trace.pending.pop(document.id, None)
                 if dropped is not None:
                     stale_bytes += dropped.size

@@ -3,7 +3,7 @@
 Summarising a trace (its tree, summary, root causes, graph statistics and store rows) is most
 of what a document costs the pipeline thread, and it is a pure function of the trace's
 segments. So each flush hands the traces it writes for the first time to helper processes,
-as msgpack of their segment views, and takes the helpers' records back later: the collector's
+as msgpack of their documents' bytes, and takes the helpers' records back later: the collector's
 pipeline thread parses and assembles the next documents meanwhile (see the assembler's
 deferred flushes). A caller that waits instead keeps a share to summarise itself meanwhile.
 A helper returns plain rows (:class:`TraceRecord`) and the batch's graph statistics summed,
@@ -29,7 +29,7 @@ import msgspec
 from fluoroscope.assembly.decisions import Verdict, kept
 from fluoroscope.assembly.tail_sampling import TailSampler, TailSpec
 from fluoroscope.filters.groups import Classifier, GroupDefinition
-from fluoroscope.model.segment import Segment
+from fluoroscope.model.segment import view_of
 from fluoroscope.model.statistics import Contribution, StatKey, add_into, contribution
 from fluoroscope.model.summary import TraceSummary, summarize
 from fluoroscope.model.trace import Completeness, TraceTree
@@ -64,7 +64,7 @@ class TailCall(NamedTuple):
 
 
 class Revision(NamedTuple):
-    """What summarising one trace revision needs: plain values and segment views."""
+    """What summarising one trace revision needs: plain values and the documents' bytes."""
 
     trace_id: str
     revision: int
@@ -72,7 +72,7 @@ class Revision(NamedTuple):
     # How many traces the trace stands for in the graph's statistics (1 / its sampling
     # probability); for a trace the tail stage decides, its verdict sets that.
     weight: float
-    segments: list[Segment]
+    documents: list[bytes]
     # Set when the trace waits on the tail stage's verdict.
     tail: TailCall | None = None
 
@@ -105,7 +105,7 @@ def summary_of(revision: Revision) -> TraceSummary:
     """The summary of one revision of a trace."""
     return summarize(
         revision.trace_id,
-        TraceTree(revision.segments),
+        TraceTree([view_of(raw) for raw in revision.documents]),
         revision.revision,
         limit_exceeded=revision.limit_exceeded,
     )

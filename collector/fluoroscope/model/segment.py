@@ -3,16 +3,13 @@
 :class:`Segment` mirrors the segment document (xray-protocol.md section 4): the JSON decoder
 builds it directly and checks every type and length declared here, in C; the validator in
 ``translate/xray_json.py`` checks the rest. Fields Fluoroscope does not read are not declared,
-so the decoder skips them; the document itself travels beside its view as raw bytes
-(:class:`Document`), so what was received is what is stored and returned.
+so the decoder skips them. A :class:`Document` is what the collector holds: the bytes as
+received (so that what was received is what is stored and returned) and the few fields that
+assembling reads; views are decoded where traces are summarised.
 
-Views are msgspec Structs created untracked by the cyclic garbage collector (``gc=False``): the
-assembler holds hundreds of thousands of them, and a view never refers back to anything that
-refers to it, so it can never be part of a reference cycle.
-
-Views cross to the summary helper processes as msgpack. They are encoded without the fields
-left at their defaults (``omit_defaults``), which are most of them: a three-segment trace then
-takes 1.7 KB instead of 2.9 KB, and the pipeline thread encodes it in about a third less time.
+Views are msgspec Structs created untracked by the cyclic garbage collector (``gc=False``): a
+view never refers back to anything that refers to it, so it can never be part of a reference
+cycle.
 """
 
 from typing import Annotated, Literal
@@ -39,7 +36,7 @@ AnnotationString = Annotated[str, msgspec.Meta(max_length=MAX_ANNOTATION_VALUE_L
 AnnotationValue = str | int | float | bool
 
 
-class HttpRequest(msgspec.Struct, gc=False, omit_defaults=True):
+class HttpRequest(msgspec.Struct, gc=False):
     """``http.request``."""
 
     method: str | None = None
@@ -50,27 +47,27 @@ class HttpRequest(msgspec.Struct, gc=False, omit_defaults=True):
     traced: bool = False
 
 
-class HttpResponse(msgspec.Struct, gc=False, omit_defaults=True):
+class HttpResponse(msgspec.Struct, gc=False):
     """``http.response``."""
 
     status: HttpStatus | None = None
 
 
-class Http(msgspec.Struct, gc=False, omit_defaults=True):
+class Http(msgspec.Struct, gc=False):
     """``http``."""
 
     request: HttpRequest | None = None
     response: HttpResponse | None = None
 
 
-class Ec2(msgspec.Struct, gc=False, omit_defaults=True):
+class Ec2(msgspec.Struct, gc=False):
     """``aws.ec2``."""
 
     instance_id: str | None = None
     availability_zone: str | None = None
 
 
-class Aws(msgspec.Struct, gc=False, omit_defaults=True):
+class Aws(msgspec.Struct, gc=False):
     """``aws``: the fields that name accounts, hosts, and the resources a call touched."""
 
     account_id: str | None = None
@@ -84,13 +81,13 @@ class Aws(msgspec.Struct, gc=False, omit_defaults=True):
     stream_name: str | None = None
 
 
-class Sql(msgspec.Struct, gc=False, omit_defaults=True):
+class Sql(msgspec.Struct, gc=False):
     """``sql``."""
 
     url: str | None = None
 
 
-class ExceptionInfo(msgspec.Struct, gc=False, omit_defaults=True):
+class ExceptionInfo(msgspec.Struct, gc=False):
     """One entry of ``cause.exceptions``."""
 
     id: str | None = None
@@ -99,13 +96,13 @@ class ExceptionInfo(msgspec.Struct, gc=False, omit_defaults=True):
     remote: bool = False
 
 
-class Cause(msgspec.Struct, gc=False, omit_defaults=True):
+class Cause(msgspec.Struct, gc=False):
     """``cause`` given as an object (it may also be the id of an exception recorded elsewhere)."""
 
     exceptions: list[ExceptionInfo] = []
 
 
-class Segment(msgspec.Struct, gc=False, omit_defaults=True):
+class Segment(msgspec.Struct, gc=False):
     """A segment or subsegment document, or a subsegment embedded in one.
 
     ``end_time`` is set unless ``in_progress`` is true (checked after decoding). ``trace_id``
@@ -164,22 +161,61 @@ class Segment(msgspec.Struct, gc=False, omit_defaults=True):
 
 
 class Document(msgspec.Struct, gc=False):
-    """A top-level document: its view, and its bytes as received until they are stored."""
+    """A top-level document: its bytes as received, and what assembling it needs.
 
-    segment: Segment
-    raw: bytes | None
-    size: int
+    The view is not kept: :meth:`view` decodes it again where the trace is summarised, on a
+    helper process in the main. A collector holds hundreds of thousands of documents, and
+    their views (about 36 objects and 2.2 KB for a 900-byte document) cost the pipeline thread
+    more to encode for the helpers and to free, cold, when their trace is forgotten, than
+    decoding them again costs the helpers; the bytes alone take less than half the memory.
+    """
+
+    raw: bytes
+    id: str
+    # Always present and lowercase on a document.
+    trace_id: str
+    parent_id: str | None
+    # A subsegment sent on its own (``"type": "subsegment"``).
+    independent: bool
+    in_progress: bool
     # Whether the sender marked it sampled (OTLP's W3C flag); X-Ray documents carry no mark.
     sampled: bool = False
 
     @property
-    def id(self) -> str:
-        """The document's (top-level entity's) id."""
-        return self.segment.id
+    def size(self) -> int:
+        """Its size in bytes."""
+        return len(self.raw)
 
-    @property
-    def trace_id(self) -> str:
-        """The trace it belongs to (always present and lowercase on a document)."""
-        trace_id = self.segment.trace_id
-        assert trace_id is not None  # checked when the document was parsed
-        return trace_id
+    def view(self) -> Segment:
+        """Its view, decoded again from its bytes (which were validated when it was parsed)."""
+        return view_of(self.raw)
+
+
+_decode_view = msgspec.json.Decoder(Segment).decode
+
+
+def view_of(raw: bytes) -> Segment:
+    """The view of one document the validator accepted, as the validator left it: the trace
+    id lowercase, and no end time on an entity in progress."""
+    segment = _decode_view(raw)
+    trace_id = segment.trace_id
+    if trace_id is not None and not trace_id.islower():
+        segment.trace_id = trace_id.lower()
+    for entity in segment.walk():
+        if entity.in_progress:
+            entity.end_time = None
+    return segment
+
+
+def document_of(segment: Segment, raw: bytes) -> Document:
+    """The document of a validated top-level view."""
+    trace_id = segment.trace_id
+    assert trace_id is not None  # checked by the validator
+    return Document(
+        raw,
+        segment.id,
+        trace_id,
+        segment.parent_id,
+        segment.type == "subsegment",
+        segment.in_progress,
+    )

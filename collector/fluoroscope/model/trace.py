@@ -8,6 +8,7 @@ the same entity (:func:`supersedes`).
 
 import enum
 from collections.abc import Iterable
+from typing import Protocol
 
 from fluoroscope.model.segment import Segment
 
@@ -23,7 +24,14 @@ class Completeness(enum.IntEnum):
     COMPLETE = 2
 
 
-def supersedes(old: Segment, new: Segment) -> bool:
+class Versioned(Protocol):
+    """A version of an entity: a view, or a document as the assembler holds it."""
+
+    @property
+    def in_progress(self) -> bool: ...
+
+
+def supersedes(old: Versioned, new: Versioned) -> bool:
     """Whether ``new`` replaces ``old``, an earlier version of the same entity.
 
     The last version wins, except that an in-progress version never reopens a completed one:

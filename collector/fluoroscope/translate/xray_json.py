@@ -20,7 +20,7 @@ import msgspec
 
 from fluoroscope.errors import DocumentError
 from fluoroscope.model.ids import NOOP_TRACE_ID
-from fluoroscope.model.segment import MAX_NAME_LENGTH, Document, Segment
+from fluoroscope.model.segment import MAX_NAME_LENGTH, Document, Segment, document_of
 
 _T = TypeVar("_T")
 
@@ -98,7 +98,7 @@ def parse_document(data: bytes) -> list[Document]:
     for item in decoded:
         raw = bytes(item)
         document = _document(_decode(_decode_segment, raw), raw)
-        if not document.segment.independent:
+        if not document.independent:
             raise DocumentError(
                 "InvalidSegment",
                 'array items must be independent subsegments (type "subsegment")',
@@ -161,7 +161,7 @@ def _document(segment: Segment, raw: bytes) -> Document:
     except DocumentError as exc:
         exc.doc_id = segment.id if _HEX.issuperset(segment.id) else _sniff_id(raw)
         raise
-    return Document(segment, raw, len(raw))
+    return document_of(segment, raw)
 
 
 def _check(entity: Segment, depth: int) -> None:

@@ -253,10 +253,10 @@ def test_the_request_is_what_the_sdk_would_match(parse, make_document):
             origin="AWS::EC2::Instance",
             http={"request": {"method": "POST", "url": "https://shop.example.com/cart?id=1"}},
         )
-    ).segment
+    ).view()
     subsegment = parse(
         make_document(type="subsegment", parent_id=ROOT, name="step", http={"request": {}})
-    ).segment
+    ).view()
 
     assert request_of(segment) == SamplingRequest(
         "checkout", "AWS::EC2::Instance", "shop.example.com", "POST", "/cart"

@@ -48,7 +48,7 @@ def revisions(make_document: Any, count: int) -> list[Revision]:
             3,
             False,
             1.0,
-            [d.segment for d in load_golden(name).documents()],
+            [d.raw for d in load_golden(name).documents()],
         )
         for name in SCENARIOS
     ]
@@ -65,7 +65,7 @@ def revisions(make_document: Any, count: int) -> list[Revision]:
             name="db",
             namespace="remote",
         )
-        segments = [d.segment for raw in (root, sub) for d in parse_document(orjson.dumps(raw))]
+        segments = [d.raw for raw in (root, sub) for d in parse_document(orjson.dumps(raw))]
         out.append(Revision(trace_id, 1 + n % 2, n % 5 == 0, 1.0 + n % 4, segments))
     return out
 
@@ -154,7 +154,7 @@ def test_helpers_decide_the_tail_stage_as_it_is_decided_here(make_document):
     for n in range(20):  # in progress: left waiting unless their wait is over
         trace_id = f"1-6b065e19-{n + 1:022x}ff"
         root = make_document(trace_id=trace_id, in_progress=True, fault=n % 2 == 0)
-        segments = [d.segment for d in parse_document(orjson.dumps(root))]
+        segments = [d.raw for d in parse_document(orjson.dumps(root))]
         batch.append(Revision(trace_id, 1, False, 1.0, segments, TailCall(n % 4 == 0, None)))
     here = Summaries(0, Registry(), classify, tail=tail)
     helped = Summaries(1, Registry(), classify, lambda: GROUPS, tail=tail, min_shared=2)

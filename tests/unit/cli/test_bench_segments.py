@@ -14,7 +14,7 @@ NOW = 1795579417.25
 
 
 def _segments(datagrams: list[bytes]) -> list[Segment]:
-    return [parse_document(d[len(HEADER) :])[0].segment for d in datagrams]
+    return [parse_document(d[len(HEADER) :])[0].view() for d in datagrams]
 
 
 def _sizes(generator: TraceGenerator, traces: int) -> list[int]:

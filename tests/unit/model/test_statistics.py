@@ -8,7 +8,7 @@ OTHER_TRACE_ID = "1-6b065e19-00000000000000000000beef"
 
 
 def _facts(parse, *documents):
-    return facts_of(TraceTree([parse(document).segment for document in documents]))
+    return facts_of(TraceTree([parse(document).view() for document in documents]))
 
 
 def test_into_receives_exactly_the_sum_of_the_contributions(parse, make_document):

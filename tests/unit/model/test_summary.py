@@ -25,7 +25,7 @@ def summary_of(parse):
     """Summarise a trace made of the given documents."""
 
     def build(*documents, trace_id=TRACE_ID, revision=1, limit_exceeded=False):
-        tree = TraceTree([parse(document).segment for document in documents])
+        tree = TraceTree([parse(document).view() for document in documents])
         return summarize(trace_id, tree, revision, limit_exceeded=limit_exceeded)
 
     return build
@@ -51,11 +51,11 @@ def test_golden_summaries_match_the_expected_ones(golden, summary_of):
     current = {}
     for document in documents:  # the version of each id that the assembler keeps
         old = current.get(document.id)
-        if old is None or supersedes(old.segment, document.segment):
+        if old is None or supersedes(old, document):
             current.pop(document.id, None)
             current[document.id] = document
 
-    tree = TraceTree([document.segment for document in current.values()])
+    tree = TraceTree([document.view() for document in current.values()])
     summary = summarize(golden.expected["trace_id"], tree, 1)
 
     golden.assert_summary(summary.to_api(), revision=False)

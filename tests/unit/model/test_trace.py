@@ -19,7 +19,7 @@ def views(make_document, parse):
     """Turn document dicts into top-level Segment views."""
 
     def build(*documents):
-        return [parse(document).segment for document in documents]
+        return [parse(document).view() for document in documents]
 
     return build
 
@@ -36,7 +36,7 @@ def streamed(make_document):
 def test_golden_streamed_captures_form_one_complete_tree(golden_named):
     """Threshold 1: every streamed subsegment finds the segment, whatever came first."""
     golden = golden_named("streaming_threshold_1")
-    documents = [d.segment for d in golden.documents()]
+    documents = [d.view() for d in golden.documents()]
 
     tree = TraceTree(documents)
 
@@ -264,8 +264,8 @@ def test_supersedes_lets_the_last_version_win_unless_it_reopens(
     make_document, parse, old_in_progress, new_in_progress, replaces
 ):
     """Only an in-progress version arriving after a completed one is ignored."""
-    old = parse(make_document(id=ROOT, in_progress=old_in_progress)).segment
-    new = parse(make_document(id=ROOT, in_progress=new_in_progress)).segment
+    old = parse(make_document(id=ROOT, in_progress=old_in_progress)).view()
+    new = parse(make_document(id=ROOT, in_progress=new_in_progress)).view()
 
     result = supersedes(old, new)
 

@@ -73,16 +73,16 @@ def trace_write(make_document):
         limit_exceeded=False,
     ):
         raws = [orjson.dumps({**document, "trace_id": trace_id}) for document in documents]
-        views = [view for raw in raws for view in parse_document(raw)]
+        parsed = [d for raw in raws for d in parse_document(raw)]
         summary = summarize(
             trace_id,
-            TraceTree([view.segment for view in views]),
+            TraceTree([d.view() for d in parsed]),
             revision,
             limit_exceeded=limit_exceeded,
         )
         return TraceWrite(
             record_of(summary, service_rows(summary.facts)),
-            [(view.id, view.raw) for view in views],
+            [(d.id, d.raw) for d in parsed],
             rowid,
             annotations_changed=annotations_changed,
         )
@@ -269,10 +269,10 @@ def test_the_stored_summary_decodes_to_the_written_one(store, make_document, dat
     raw = orjson.dumps(
         {**make_document(annotations={"vip": True, "n": 1}, user="alice"), "trace_id": TRACE_ID}
     )
-    views = parse_document(raw)
-    summary = summarize(TRACE_ID, TraceTree([view.segment for view in views]), 1)
+    documents = parse_document(raw)
+    summary = summarize(TRACE_ID, TraceTree([d.view() for d in documents]), 1)
     record = record_of(summary, service_rows(summary.facts))
-    commit(store, [TraceWrite(record, [(view.id, raw) for view in views])])
+    commit(store, [TraceWrite(record, [(d.id, raw) for d in documents])])
 
     (stored,) = database.execute("SELECT summary FROM traces").fetchone()
 

@@ -44,12 +44,12 @@ def test_golden_documents_yield_the_expected_views(golden):
     views = [
         [
             {
-                "id": view.id,
-                "type": view.segment.type or "segment",
-                "parent_id": view.segment.parent_id,
-                "in_progress": view.segment.in_progress,
+                "id": document.id,
+                "type": document.view().type or "segment",
+                "parent_id": document.view().parent_id,
+                "in_progress": document.view().in_progress,
             }
-            for view in parse_document(body)
+            for document in parse_document(body)
         ]
         for body in golden.bodies
     ]
@@ -79,7 +79,7 @@ def test_embedded_subsegments_are_walked_depth_first(golden_named):
     """The SDK's embedded subsegments (with type, trace_id and parent_id) are part of the view."""
     (document,) = golden_named("full").documents()
 
-    names = [entity.name for entity in document.segment.walk()]
+    names = [entity.name for entity in document.view().walk()]
 
     assert names == ["checkout", "payments.example.com", "DynamoDB", "compute_total"]
 
@@ -91,39 +91,52 @@ def test_in_progress_without_end_time_is_accepted(make_document, parse):
     """An in-progress document needs no end_time."""
     document = make_document(in_progress=True)
 
-    view = parse(document)
+    view = parse(document).view()
 
-    assert view.segment.in_progress
-    assert view.segment.end_time is None
+    assert view.in_progress
+    assert view.end_time is None
 
 
 def test_in_progress_false_with_end_time_is_accepted(make_document, parse):
     """The SDK's form, ``in_progress: false`` beside ``end_time``, is a completed document."""
     document = make_document(in_progress=False, end_time=1795579417.25)
 
-    view = parse(document)
+    view = parse(document).view()
 
-    assert not view.segment.in_progress
-    assert view.segment.end_time == 1795579417.25
+    assert not view.in_progress
+    assert view.end_time == 1795579417.25
 
 
 def test_in_progress_wins_over_an_end_time(make_document, parse):
     """A document both in progress and ended is in progress, with no end time."""
     document = make_document(in_progress=True, end_time=1795579418.0)
 
-    view = parse(document)
+    view = parse(document).view()
 
-    assert view.segment.in_progress
-    assert view.segment.end_time is None
+    assert view.in_progress
+    assert view.end_time is None
+
+
+def test_an_embedded_subsegment_in_progress_has_no_end_time(make_document, parse):
+    """The view decoded again from a document's bytes is the one the validator accepted."""
+    sub = make_document(id="00000000000000a1", in_progress=True, end_time=1795579418.0)
+    document = make_document(trace_id=TRACE_ID.upper(), subsegments=[sub])
+
+    parsed = parse(document)
+    view = parsed.view()
+
+    assert (parsed.trace_id, view.trace_id) == (TRACE_ID, TRACE_ID)
+    assert (parsed.in_progress, view.end_time) == (False, document["end_time"])
+    assert [(s.in_progress, s.end_time) for s in view.subsegments] == [(True, None)]
 
 
 def test_end_time_equal_to_start_time_is_accepted(make_document, parse):
     """A zero-length entity is valid."""
     document = make_document(start_time=1795579417.0, end_time=1795579417.0)
 
-    view = parse(document)
+    view = parse(document).view()
 
-    assert view.segment.end == 1795579417.0
+    assert view.end == 1795579417.0
 
 
 @pytest.mark.parametrize(
@@ -139,7 +152,7 @@ def test_trace_ids_are_accepted_whatever_their_epoch(make_document, parse, trace
     """W3C-born ids carry a random epoch part, so it is never checked."""
     document = make_document(trace_id=trace_id)
 
-    view = parse(document)
+    view = parse(document).view()
 
     assert view.trace_id == trace_id
 
@@ -148,7 +161,7 @@ def test_trace_ids_are_kept_lowercase(make_document, parse):
     """An upper-case trace id is the same trace as its lower-case form."""
     document = make_document(trace_id="1-6B065E19-DE34471773FB7A0C55F48339")
 
-    view = parse(document)
+    view = parse(document).view()
 
     assert view.trace_id == TRACE_ID
 
@@ -158,10 +171,10 @@ def test_embedded_subsegments_with_type_trace_id_and_parent_id_are_accepted(make
     sub = make_document(id="00000000000000a1", type="subsegment", parent_id=DOC_ID)
     document = make_document(id=DOC_ID, subsegments=[sub])
 
-    view = parse(document)
+    view = parse(document).view()
 
-    assert not view.segment.independent
-    assert [s.id for s in view.segment.subsegments] == ["00000000000000a1"]
+    assert not view.independent
+    assert [s.id for s in view.subsegments] == ["00000000000000a1"]
 
 
 def test_cause_may_be_an_object(make_document, parse):
@@ -172,18 +185,18 @@ def test_cause_may_be_an_object(make_document, parse):
     }
     document = make_document(cause=cause, fault=True)
 
-    view = parse(document)
+    view = parse(document).view()
 
-    assert view.segment.cause.exceptions[0].type == "ValueError"
+    assert view.cause.exceptions[0].type == "ValueError"
 
 
 def test_cause_may_be_an_exception_id(make_document, parse):
     """``cause`` as a string is the 16-hex id of an exception recorded elsewhere."""
     document = make_document(cause="34e0b1ff54c5a634")
 
-    view = parse(document)
+    view = parse(document).view()
 
-    assert view.segment.cause == "34e0b1ff54c5a634"
+    assert view.cause == "34e0b1ff54c5a634"
 
 
 @pytest.mark.parametrize(
@@ -202,9 +215,9 @@ def test_names_of_allowed_characters_are_accepted(make_document, parse, name):
     """Letters, digits, whitespace and ``_ . : / % & # = + \\ - @ ,``, up to 200 characters."""
     document = make_document(name=name)
 
-    view = parse(document)
+    view = parse(document).view()
 
-    assert view.segment.name == name
+    assert view.name == name
 
 
 def test_annotations_of_every_type_are_accepted(make_document, parse):
@@ -212,9 +225,9 @@ def test_annotations_of_every_type_are_accepted(make_document, parse):
     annotations = {"customer": "acme", "count": 3, "ratio": 0.25, "vip": True, "Key_2": ""}
     document = make_document(annotations=annotations)
 
-    view = parse(document)
+    view = parse(document).view()
 
-    assert view.segment.annotations == annotations
+    assert view.annotations == annotations
 
 
 def test_a_document_of_exactly_64_kib_is_accepted(make_document):
@@ -224,19 +237,19 @@ def test_a_document_of_exactly_64_kib_is_accepted(make_document):
     document["metadata"]["pad"]["x"] = "a" * filler
     raw = orjson.dumps(document)
 
-    (view,) = parse_document(raw)
+    (document,) = parse_document(raw)
 
     assert len(raw) == MAX_DOCUMENT_BYTES
-    assert view.size == MAX_DOCUMENT_BYTES
+    assert document.size == MAX_DOCUMENT_BYTES
 
 
 def test_subsegments_nested_up_to_the_bound_are_accepted():
     """Nesting exactly MAX_SUBSEGMENT_DEPTH levels deep is allowed."""
     raw = nested(MAX_SUBSEGMENT_DEPTH)
 
-    (view,) = parse_document(raw)
+    (document,) = parse_document(raw)
 
-    assert len(view.segment.walk()) == MAX_SUBSEGMENT_DEPTH + 1
+    assert len(document.view().walk()) == MAX_SUBSEGMENT_DEPTH + 1
 
 
 def test_an_array_of_independent_subsegments_yields_one_view_each(make_document):
