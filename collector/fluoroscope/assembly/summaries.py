@@ -116,13 +116,16 @@ def summarize_revision(
     classify: Classify,
     into: Contribution | None,
     tail: TailSampler | None = None,
+    *,
+    counted: bool = True,
 ) -> Summarized | Withheld:
     """Summarise one revision, deciding it by ``tail`` if it waits on the tail stage; its
-    contribution is also added into ``into`` when given (unless it is withheld)."""
+    contribution is also added into ``into`` when given (unless it is withheld), and kept
+    only with ``counted``."""
     summary = summary_of(revision)
     call = revision.tail
     if call is None:
-        return lay_out(summary, classify(summary), revision.weight, into)
+        return lay_out(summary, classify(summary), revision.weight, into, counted=counted)
     if tail is None:
         raise ValueError("a revision waits on the tail stage, but there is no tail sampler")
     if summary.completeness is not Completeness.COMPLETE and not call.waited:
@@ -130,18 +133,26 @@ def summarize_revision(
     verdict = tail.decide(summary)
     if not verdict.kept:
         return Withheld(verdict)
-    summarized = lay_out(summary, classify(summary), kept(call.head, verdict).weight, into)
+    weight = kept(call.head, verdict).weight
+    summarized = lay_out(summary, classify(summary), weight, into, counted=counted)
     summarized.tail = verdict
     return summarized
 
 
 def lay_out(
-    summary: TraceSummary, groups: list[str], weight: float, into: Contribution | None
+    summary: TraceSummary,
+    groups: list[str],
+    weight: float,
+    into: Contribution | None,
+    *,
+    counted: bool = True,
 ) -> Summarized:
-    """The store's rows for a summary, and its graph contribution."""
+    """The store's rows for a summary, and its graph contribution (None unless ``counted``;
+    ``into`` receives it either way)."""
     facts = summary.facts
     record = record_of(summary, service_rows(facts))
-    return Summarized(record, groups, contribution(facts, groups, weight, into=into))
+    own = contribution(facts, groups, weight, into=into, own=counted)
+    return Summarized(record, groups, own if counted else None)
 
 
 def recount(summary: str, groups: list[str], weight: float) -> Contribution:
@@ -368,7 +379,8 @@ def summarize_shared(
     records: list[_Result | None] = []
     for revision in _REVISIONS.decode(payload):
         try:
-            outcome = summarize_revision(revision, classify, graph, tail)
+            # Only the share's sum goes back: the collector recounts a trace when it needs to.
+            outcome = summarize_revision(revision, classify, graph, tail, counted=False)
         except Exception:  # the collector summarises nothing twice; it drops this change
             log.exception("cannot summarise trace %s", revision.trace_id)
             records.append(None)

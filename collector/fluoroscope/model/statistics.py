@@ -49,6 +49,8 @@ def contribution(
     groups: Sequence[str] = ("",),
     weight: float = 1.0,
     into: Contribution | None = None,
+    *,
+    own: bool = True,
 ) -> Contribution:
     """Per-minute node and edge statistics of a trace's completed visits and calls.
 
@@ -56,6 +58,8 @@ def contribution(
     trace kept with probability p stands for 1/p like it, so sums estimate the traffic that
     arrived rather than the traffic kept. ``into``, when given, receives the same additions
     (a batch's total): four additions an entity instead of adding whole rows afterwards.
+    With ``own=False`` only ``into`` receives them, and the result is empty (for a caller that
+    keeps no trace's own contribution: the summary helpers).
     """
     # (kind, minute, source, target, status column, seconds); written out inline because this
     # runs for every entity of every trace revision.
@@ -77,13 +81,14 @@ def contribution(
             key = (group, kind, minute, source, target)
             bucket = 6 + (min(last, int(seconds * 1000.0).bit_length()) if seconds > 0 else 0)
             time_spent = seconds * weight
-            values = get(key)
-            if values is None:
-                values = out[key] = [0.0] * STAT_WIDTH
-            values[status] += weight  # Status values are the column numbers 0-3
-            values[4] += weight
-            values[5] += time_spent
-            values[bucket] += weight
+            if own:
+                values = get(key)
+                if values is None:
+                    values = out[key] = [0.0] * STAT_WIDTH
+                values[status] += weight  # Status values are the column numbers 0-3
+                values[4] += weight
+                values[5] += time_spent
+                values[bucket] += weight
             if into is not None:
                 total = into.get(key)
                 if total is None:

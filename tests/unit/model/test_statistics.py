@@ -21,13 +21,16 @@ def test_into_receives_exactly_the_sum_of_the_contributions(parse, make_document
     )
     summed: dict = {}
     into: dict = {}
+    only_into: dict = {}
 
     for facts, weight in ((first, 1.0), (second, 4.0)):
         own = contribution(facts, ("", "team"), weight, into=into)
         add_into(summed, own)
         assert own == contribution(facts, ("", "team"), weight)
+        assert contribution(facts, ("", "team"), weight, into=only_into, own=False) == {}
 
     assert into == summed
+    assert only_into == summed
     assert all(len(values) == STAT_WIDTH for values in into.values())
     # Both traces' root visits fall on the same node and minute: their counts add up.
     node = next(key for key in into if key[0] == "" and key[1] == "n")
