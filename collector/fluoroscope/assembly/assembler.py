@@ -28,7 +28,6 @@ from fluoroscope.assembly.in_flight import (
 )
 from fluoroscope.assembly.reload import merge_stored
 from fluoroscope.assembly.summaries import (
-    Revision,
     Summaries,
     Summarized,
     TailCall,
@@ -42,9 +41,8 @@ from fluoroscope.filters.groups import Groups
 from fluoroscope.model.segment import Document
 from fluoroscope.model.statistics import Contribution, add_into, difference
 from fluoroscope.model.summary import TraceSummary
-from fluoroscope.model.trace import Completeness, supersedes
+from fluoroscope.model.trace import supersedes
 from fluoroscope.store.store import TraceSink
-from fluoroscope.store.types import TraceWrite
 from fluoroscope.telemetry import Registry
 
 log = logging.getLogger(__name__)
@@ -293,7 +291,7 @@ class Assembler:
             else:
                 first.append(trace)
                 flush.first.append((trace, snapshot))
-        revisions = [self._revision(t, self._tail_call(t, now, hurry)) for t in first]
+        revisions = [t.revision_of(self._tail_call(t, now, hurry)) for t in first]
         flush.summaries = self.summaries.start(revisions, flush.graph, share_all=defer)
         for trace, snapshot in flush.here:
             try:
@@ -336,20 +334,7 @@ class Assembler:
                 if result.tail is not None:
                     self._tail_decided(trace, result.tail)
                 done.append((trace, snapshot, result))
-        writes = []
-        for trace, snapshot, summarized in done:
-            record = summarized.record
-            verdict = trace.verdict
-            writes.append(
-                TraceWrite(
-                    record,
-                    [(d.id, d.raw) for d in snapshot],
-                    trace.rowid,
-                    annotations_changed=record.annotations != trace.annotations,
-                    sampled_by=verdict.rule if verdict else "",
-                    probability=verdict.probability if verdict else 1.0,
-                )
-            )
+        writes = [trace.write_of(snapshot, summarized) for trace, snapshot, summarized in done]
         if not writes:
             self._batches.after_earlier(flush.callbacks, behind_deferred=False)
             return 0
@@ -357,23 +342,9 @@ class Assembler:
         if flush.written is not None:
             flush.written.extend(raw for write in writes for _, raw in write.documents)
         for (trace, snapshot, summarized), write in zip(done, writes, strict=True):
-            trace.counted = summarized.counted
-            trace.recount_from = (
-                None
-                if summarized.counted is not None
-                else (summarized.record.summary, summarized.groups, trace.weight)
-            )
-            trace.rowid = write.rowid
-            trace.written_seq = seq
-            trace.completeness = Completeness(summarized.record.completeness)
-            trace.annotations = summarized.record.annotations
-            pending = trace.pending
-            for document in snapshot:
-                # (one replaced since the flush began was counted when it was replaced)
-                if pending.get(document.id) is document:
-                    del pending[document.id]
-                    self.pending_bytes -= document.size
-                    self.stats.accepted.inc()
+            for document in trace.written(snapshot, summarized, write, seq):
+                self.pending_bytes -= document.size
+                self.stats.accepted.inc()
         return len(writes)
 
     def abandon(self) -> None:
@@ -392,19 +363,9 @@ class Assembler:
         assert self._gate is not None
         return TailCall(hurry or now - trace.first_seen >= self._gate.wait_s, trace.head)
 
-    def _revision(self, trace: InFlightTrace, tail: TailCall | None = None) -> Revision:
-        return Revision(
-            trace.trace_id,
-            trace.revision,
-            trace.over_limit,
-            trace.weight,
-            [d.raw for d in trace.documents.values()],
-            tail,
-        )
-
     def _summarize_again(self, trace: InFlightTrace, graph: Contribution) -> Summarized:
         """Summarise a revision of a written trace, adding what changed into ``graph``."""
-        summary = summary_of(self._revision(trace))
+        summary = summary_of(trace.revision_of())
         groups = self._classify(summary)
         old = self._counted(trace)
         summarized = lay_out(summary, groups, trace.weight, None)

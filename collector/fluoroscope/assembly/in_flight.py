@@ -5,9 +5,11 @@ from collections.abc import Collection, Container
 from dataclasses import dataclass
 
 from fluoroscope.assembly.decisions import KEEP_ALL, Verdict
+from fluoroscope.assembly.summaries import Revision, Summarized, TailCall
 from fluoroscope.model.segment import Document
 from fluoroscope.model.statistics import Contribution
 from fluoroscope.model.trace import Completeness
+from fluoroscope.store.types import TraceWrite
 from fluoroscope.telemetry import Registry
 
 
@@ -120,6 +122,55 @@ class InFlightTrace:
     def pending_size(self) -> int:
         """Bytes of the documents not yet written."""
         return sum(document.size for document in self.pending.values())
+
+    def revision_of(self, tail: TailCall | None = None) -> Revision:
+        """What summarising the trace as it is now needs."""
+        return Revision(
+            self.trace_id,
+            self.revision,
+            self.over_limit,
+            self.weight,
+            [d.raw for d in self.documents.values()],
+            tail,
+        )
+
+    def write_of(self, snapshot: list[Document], summarized: Summarized) -> TraceWrite:
+        """The store write of a revision: its rows, and the documents ``snapshot`` took."""
+        record = summarized.record
+        verdict = self.verdict
+        return TraceWrite(
+            record,
+            [(d.id, d.raw) for d in snapshot],
+            self.rowid,
+            annotations_changed=record.annotations != self.annotations,
+            sampled_by=verdict.rule if verdict else "",
+            probability=verdict.probability if verdict else 1.0,
+        )
+
+    def written(
+        self, snapshot: list[Document], summarized: Summarized, write: TraceWrite, seq: int
+    ) -> list[Document]:
+        """Record a revision handed to the store in batch ``seq``; the documents of
+        ``snapshot`` it took off the unwritten ones (one replaced since the flush began is
+        still unwritten: its replacement is)."""
+        record = summarized.record
+        self.counted = summarized.counted
+        self.recount_from = (
+            None
+            if summarized.counted is not None
+            else (record.summary, summarized.groups, self.weight)
+        )
+        self.rowid = write.rowid
+        self.written_seq = seq
+        self.completeness = Completeness(record.completeness)
+        self.annotations = record.annotations
+        pending = self.pending
+        done = []
+        for document in snapshot:
+            if pending.get(document.id) is document:
+                del pending[document.id]
+                done.append(document)
+        return done
 
 
 def evictable(
