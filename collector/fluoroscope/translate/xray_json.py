@@ -1,4 +1,4 @@
-"""X-Ray segment documents (JSON) to validated :class:`Segment` views.
+"""Validating X-Ray segment documents (JSON) into what the collector holds (:class:`Document`).
 
 Validation follows what the X-Ray service enforces (xray-protocol.md section 4): required fields,
 id and trace id formats, times, ``in_progress``, ``cause`` as an object or an exception id,
@@ -66,7 +66,7 @@ _ID_IN_JSON = re.compile(rb'"id"\s*:\s*"([0-9a-fA-F]{16})"')
 
 
 def parse_document(data: bytes) -> list[Document]:
-    """Validate one document and return its top-level view(s) with their bytes.
+    """Validate one document and return its top-level document(s), each with its bytes.
 
     A document is a segment, an independent subsegment, or a JSON array of independent
     subsegments (the PutTraceSegments model allows the array form). Raises
