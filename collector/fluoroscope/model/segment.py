@@ -201,10 +201,16 @@ def view_of(raw: bytes) -> Segment:
     trace_id = segment.trace_id
     if trace_id is not None and not trace_id.islower():
         segment.trace_id = trace_id.lower()
-    for entity in segment.walk():
-        if entity.in_progress:
-            entity.end_time = None
+    _open_in_progress(segment)
     return segment
+
+
+def _open_in_progress(entity: Segment) -> None:
+    """No end time on an entity in progress, here and below (the validator bounds the depth)."""
+    if entity.in_progress:
+        entity.end_time = None
+    for child in entity.subsegments:
+        _open_in_progress(child)
 
 
 def document_of(segment: Segment, raw: bytes) -> Document:
