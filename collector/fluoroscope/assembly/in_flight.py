@@ -150,9 +150,10 @@ class InFlightTrace:
     def written(
         self, snapshot: list[Document], summarized: Summarized, write: TraceWrite, seq: int
     ) -> list[Document]:
-        """Record a revision handed to the store in batch ``seq``; the documents of
-        ``snapshot`` it took off the unwritten ones (one replaced since the flush began is
-        still unwritten: its replacement is)."""
+        """Record a revision handed to the store in batch ``seq``, and return the documents of
+        ``snapshot`` it took off the unwritten ones. A document replaced since the flush began
+        is not among them: its replacement is still unwritten, and it was counted as accepted
+        when it was replaced."""
         record = summarized.record
         self.counted = summarized.counted
         self.recount_from = (
