@@ -17,7 +17,7 @@ from fluoroscope.model.statistics import Contribution, add_into, contribution
 from fluoroscope.model.trace import TraceTree
 from fluoroscope.store.graph_reader import GraphReader, GraphRow
 from fluoroscope.store.reader import TraceReader
-from fluoroscope.translate.xray_json import parse_document
+from fluoroscope.translate.xray_json import parse_views
 
 MAX_TRACE_IDS = 5
 # GetTimeSeriesServiceStatistics periods: whole minutes, up to a day.
@@ -96,7 +96,7 @@ class GraphOperations:
             segments = []
             for raw in trace.documents:
                 try:
-                    segments += [d.view() for d in parse_document(raw)]
+                    segments += parse_views(raw)
                 except DocumentError:
                     continue
             if not segments:

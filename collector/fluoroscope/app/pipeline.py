@@ -32,8 +32,8 @@ _T = TypeVar("_T")
 
 # Flush early when this many unwritten bytes are held, to bound memory between flushes. While
 # the helpers are behind, documents gather here and flushes grow, which costs memory and saves
-# CPU: at 20,000 segments/s, 8 MiB held the collector at 218-232 MiB RSS, 3 MiB at 159-167 MiB
-# but no faster than waiting for every flush; 5 MiB at 175-184 MiB.
+# CPU: at 20,000 segments/s, 3 MiB was no faster than waiting for every flush, and 8 MiB no
+# faster than 5 MiB but 20-25 MiB larger (RSS 182-187 MiB against 158-160 MiB; README).
 FLUSH_AT_PENDING_BYTES = 5 << 20
 # After the store refused a batch, wait this long before trying again.
 STORE_RETRY_S = 1.0

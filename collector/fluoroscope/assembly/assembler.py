@@ -273,7 +273,6 @@ class Assembler:
         self._merge_stored([t for t in chosen if not t.loaded])
         now = self._now()
         flush = Batch(callbacks, written)
-        first: list[InFlightTrace] = []
         for trace in chosen:
             try:
                 if trace.verdict is None and not self._head_keeps(trace, now, hurry):
@@ -286,12 +285,8 @@ class Assembler:
             self._unchange(trace)
             snapshot = list(trace.pending.values())
             # A revision of a written trace is diffed against its old contribution: here.
-            if trace.was_counted:
-                flush.here.append((trace, snapshot))
-            else:
-                first.append(trace)
-                flush.first.append((trace, snapshot))
-        revisions = [t.revision_of(self._tail_call(t, now, hurry)) for t in first]
+            (flush.here if trace.was_counted else flush.first).append((trace, snapshot))
+        revisions = [t.revision_of(self._tail_call(t, now, hurry)) for t, _ in flush.first]
         flush.summaries = self.summaries.start(revisions, flush.graph, share_all=defer)
         for trace, snapshot in flush.here:
             try:

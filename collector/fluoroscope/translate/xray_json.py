@@ -24,7 +24,7 @@ from fluoroscope.model.segment import MAX_NAME_LENGTH, Document, Segment, docume
 
 _T = TypeVar("_T")
 
-__all__ = ["MAX_DOCUMENT_BYTES", "MAX_SUBSEGMENT_DEPTH", "parse_document"]
+__all__ = ["MAX_DOCUMENT_BYTES", "MAX_SUBSEGMENT_DEPTH", "parse_document", "parse_views"]
 
 # "Segment documents can be up to 64 kB in size" (X-Ray developer guide); read as 64 KiB.
 MAX_DOCUMENT_BYTES = 64 * 1024
@@ -72,6 +72,16 @@ def parse_document(data: bytes) -> list[Document]:
     subsegments (the PutTraceSegments model allows the array form). Raises
     :class:`DocumentError` for anything X-Ray would refuse.
     """
+    return [document_of(segment, raw) for segment, raw in _parse(data)]
+
+
+def parse_views(data: bytes) -> list[Segment]:
+    """Validate one document as :func:`parse_document` does, and return its top-level views."""
+    return [segment for segment, _ in _parse(data)]
+
+
+def _parse(data: bytes) -> list[tuple[Segment, bytes]]:
+    """The validated top-level views of a document, each with its bytes."""
     if len(data) > MAX_DOCUMENT_BYTES:
         raise DocumentError(
             "DocumentTooLarge",
@@ -91,21 +101,21 @@ def parse_document(data: bytes) -> list[Document]:
             ) from None
     decoded = _decode(_decode_document, data)
     if isinstance(decoded, Segment):
-        return [_document(decoded, data)]
+        return [(_validated(decoded, data), data)]
     if not decoded:
         raise DocumentError("MissingId", "an empty array holds no subsegment")
-    documents = []
+    parsed = []
     for item in decoded:
         raw = bytes(item)
-        document = _document(_decode(_decode_segment, raw), raw)
-        if not document.independent:
+        segment = _validated(_decode(_decode_segment, raw), raw)
+        if not segment.independent:
             raise DocumentError(
                 "InvalidSegment",
                 'array items must be independent subsegments (type "subsegment")',
-                document.id,
+                segment.id,
             )
-        documents.append(document)
-    return documents
+        parsed.append((segment, raw))
+    return parsed
 
 
 def _decode(decode: Callable[[bytes], _T], data: bytes) -> _T:
@@ -139,8 +149,9 @@ def _refusal(message: str, data: bytes) -> DocumentError:
     return DocumentError(code, message, _sniff_id(data))
 
 
-def _document(segment: Segment, raw: bytes) -> Document:
-    """Check what the schema cannot say about a top-level view."""
+def _validated(segment: Segment, raw: bytes) -> Segment:
+    """Check what the schema cannot say about a top-level view (which it leaves as the
+    collector reads it: see :func:`fluoroscope.model.segment.view_of`)."""
     try:
         trace_id = segment.trace_id
         if trace_id is None:
@@ -161,7 +172,7 @@ def _document(segment: Segment, raw: bytes) -> Document:
     except DocumentError as exc:
         exc.doc_id = segment.id if _HEX.issuperset(segment.id) else _sniff_id(raw)
         raise
-    return document_of(segment, raw)
+    return segment
 
 
 def _check(entity: Segment, depth: int) -> None:

@@ -10,6 +10,7 @@ from fluoroscope.translate.xray_json import (
     MAX_DOCUMENT_BYTES,
     MAX_SUBSEGMENT_DEPTH,
     parse_document,
+    parse_views,
 )
 
 TRACE_ID = "1-6b065e19-de34471773fb7a0c55f48339"
@@ -55,6 +56,20 @@ def test_golden_documents_yield_the_expected_views(golden):
     ]
 
     assert views == expected
+
+
+def test_views_parsed_directly_are_those_the_documents_decode_to(golden, make_document):
+    """parse_views validates as parse_document does and gives the views documents decode to."""
+    sub = make_document(id="00000000000000a1", in_progress=True, end_time=1795579418.0)
+    bodies = [
+        *golden.bodies,
+        orjson.dumps(make_document(trace_id=TRACE_ID.upper(), subsegments=[sub])),
+    ]
+
+    for body in bodies:
+        assert parse_views(body) == [document.view() for document in parse_document(body)]
+    with pytest.raises(DocumentError):
+        parse_views(orjson.dumps(make_document(trace_id="1-0-0")))
 
 
 def test_golden_documents_carry_their_trace_id(golden):
