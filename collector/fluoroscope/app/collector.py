@@ -377,7 +377,7 @@ class Collector:
         registry.gauge(
             "fluoroscope_assembly_bytes",
             "Document bytes held in memory by the assembler",
-            lambda: assembler.bytes,
+            lambda: assembler.held_bytes,
         )
         registry.gauge(
             "fluoroscope_assembly_unwritten_bytes",

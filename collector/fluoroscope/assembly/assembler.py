@@ -9,8 +9,9 @@ traces that are still filling in. The store is the source of truth: a trace
 that is not in memory (never seen, evicted, or from before a restart) is merged with what the
 store already holds before it is written, so late documents continue a trace correctly.
 Summarising for the store is :mod:`.summaries`, that merge :mod:`.reload`, the order flushes
-waiting for their summaries are written in :mod:`.batches`, and the choice of what to forget
-:func:`.in_flight.evictable`; this module keeps the buffer's state.
+waiting for their summaries are written in :mod:`.batches`, the choice of what to forget
+:func:`.in_flight.evictable`, and the bookkeeping of which traces have changes to write
+:mod:`.buffer`; this module decides what each flush samples, summarises and writes.
 """
 
 import logging
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from fluoroscope.assembly.batches import Batch, Batches
+from fluoroscope.assembly.buffer import TraceBuffer
 from fluoroscope.assembly.decisions import Verdict, kept
 from fluoroscope.assembly.gate import SamplingGate
 from fluoroscope.assembly.in_flight import (
@@ -29,19 +31,13 @@ from fluoroscope.assembly.in_flight import (
 from fluoroscope.assembly.reload import merge_stored
 from fluoroscope.assembly.summaries import (
     Summaries,
-    Summarized,
     TailCall,
     Withheld,
-    lay_out,
-    recount,
-    summary_of,
 )
 from fluoroscope.errors import StoreError
 from fluoroscope.filters.groups import Groups
 from fluoroscope.model.segment import Document
-from fluoroscope.model.statistics import Contribution, add_into, difference
 from fluoroscope.model.summary import TraceSummary
-from fluoroscope.model.trace import supersedes
 from fluoroscope.store.store import TraceSink
 from fluoroscope.telemetry import Registry
 
@@ -74,29 +70,30 @@ class Assembler:
         self._limits = limits
         self._now = now
         self.stats = AssemblyStats(registry)
-        # Ordered by last update, oldest first: eviction takes from the front.
-        self._traces: dict[str, InFlightTrace] = {}
-        self._changed: dict[str, InFlightTrace] = {}
-        # Changed traces whose entry segment arrived closed (a subset of _changed's keys).
-        self._ready: set[str] = set()
-        # Undecided traces with no change since the last flush.
-        self._waiting: dict[str, InFlightTrace] = {}
-        self.bytes = 0
-        # Unwritten documents of changed traces: what the next full flush would write (traces
-        # waiting for a sampling decision are not counted).
-        self.pending_bytes = 0
+        self._buffer = TraceBuffer(limits, self.stats)
         # Flushes waiting for their summaries (see flush's ``defer``).
         self._batches = Batches(sink, now)
 
     @property
     def in_flight(self) -> int:
         """How many traces are in memory."""
-        return len(self._traces)
+        return len(self._buffer.traces)
+
+    @property
+    def held_bytes(self) -> int:
+        """The size of every document in memory."""
+        return self._buffer.bytes
+
+    @property
+    def pending_bytes(self) -> int:
+        """The size of the documents the next full flush would write (traces waiting for a
+        sampling decision are not counted)."""
+        return self._buffer.pending_bytes
 
     def add(self, document: Document) -> str | None:
         """Merge one top-level document; return a refusal code, or None when it is kept."""
-        trace = self._traces.pop(document.trace_id, None)
         now = self._now()
+        trace = self._buffer.take(document.trace_id)
         if trace is None:
             trace = InFlightTrace(document.trace_id, now)
             if self._gate is not None:
@@ -105,48 +102,18 @@ class Assembler:
                     self._gate.dropped_late(dropped)
                     return None
                 trace.verdict = None  # undecided, unless the store has it (_merge_stored)
-        self._traces[document.trace_id] = trace  # now the most recently updated
-        if trace.over_limit:
-            self.stats.limit.inc()
-            return "TraceLimitExceeded"
-        old = trace.documents.get(document.id)
-        if old is not None:
-            if not supersedes(old, document):
-                self.stats.stale.inc()
-                return None
-            del trace.documents[old.id]
-            trace.size -= old.size
-            self.bytes -= old.size
-        if self._waiting and self._waiting.pop(trace.trace_id, None) is not None:
-            self.pending_bytes += trace.pending_size  # changed again: counted again
-        pending = trace.pending.pop(document.id, None)
-        if pending is not None:
-            # Replaced before it was written: it was accepted all the same.
-            self.pending_bytes -= pending.size
-            self.stats.accepted.inc()
-        trace.documents[document.id] = document
-        trace.pending[document.id] = document
-        trace.size += document.size
-        self.bytes += document.size
-        self.pending_bytes += document.size
-        trace.revision += 1
-        trace.updated = now
-        if trace.size > self._limits.max_trace_bytes:
-            trace.over_limit = True
-        self._changed[trace.trace_id] = trace
-        if document.parent_id is None and not document.in_progress:
-            self._ready.add(trace.trace_id)  # an entry segment, closed
-        return None
+        return self._buffer.add(trace, document, now)
 
     @property
     def ready(self) -> int:
         """How many changed traces have their entry segment, closed (see ``ready_only``)."""
-        return len(self._ready)
+        return len(self._buffer.ready)
 
     @property
     def dirty(self) -> int:
         """How many traces have changes not yet written (or wait for a sampling decision)."""
-        return len(self._changed) + len(self._waiting) + len(self._batches.writing)
+        buffer = self._buffer
+        return len(buffer.changed) + len(buffer.waiting) + len(self._batches.writing)
 
     def flush(
         self,
@@ -257,16 +224,18 @@ class Assembler:
             callbacks, self._batches.carried = self._batches.carried, []
         if on_commit is not None:
             callbacks.append(on_commit)
-        hurry = hurry or self._over_limits()
-        if self._waiting and not ready_only:
-            self._recall_waiting(hurry)
+        buffer = self._buffer
+        hurry = hurry or buffer.over_limits()
+        if buffer.waiting and not ready_only:
+            assert self._gate is not None
+            buffer.recall(None if hurry else self._now() - self._gate.wait_s)
         writing = self._batches.writing
         if ready_only:
-            chosen = [self._changed[i] for i in self._ready if i not in writing]
+            chosen = [buffer.changed[i] for i in buffer.ready if i not in writing]
         elif writing:
-            chosen = [t for t in self._changed.values() if t.trace_id not in writing]
+            chosen = [t for t in buffer.changed.values() if t.trace_id not in writing]
         else:
-            chosen = list(self._changed.values())
+            chosen = list(buffer.changed.values())
         if not chosen:
             self._batches.after_earlier(callbacks, behind_deferred=True)
             return None
@@ -282,7 +251,7 @@ class Assembler:
                 self._failed(trace)
                 continue
             # Documents that arrive from here on make a new change, for the next flush.
-            self._unchange(trace)
+            buffer.unchange(trace)
             snapshot = list(trace.pending.values())
             # A revision of a written trace is diffed against its old contribution: here.
             (flush.here if trace.was_counted else flush.first).append((trace, snapshot))
@@ -290,7 +259,8 @@ class Assembler:
         flush.summaries = self.summaries.start(revisions, flush.graph, share_all=defer)
         for trace, snapshot in flush.here:
             try:
-                flush.done.append((trace, snapshot, self._summarize_again(trace, flush.graph)))
+                again = trace.summarize_again(self._classify, flush.graph)
+                flush.done.append((trace, snapshot, again))
             except Exception:  # a bug must cost one trace, never the pipeline
                 log.exception("cannot summarise trace %s; dropping its changes", trace.trace_id)
                 self._failed(trace)
@@ -305,13 +275,13 @@ class Assembler:
             # Nothing was counted as written: the next flush writes these traces again, and
             # the callbacks wait for the batch that does.
             for trace, _, _ in flush.done:
-                if trace.trace_id in self._traces:
-                    self._changed[trace.trace_id] = trace
+                self._buffer.change(trace)
             self._batches.carried[:0] = flush.callbacks
             raise
         except Exception:  # a bug: writing the same changes again would fail again
             for trace in flush.traces():
-                if trace.trace_id in self._traces and trace.trace_id not in self._waiting:
+                buffer = self._buffer
+                if trace.trace_id in buffer.traces and trace.trace_id not in buffer.waiting:
                     self._failed(trace)
             raise
 
@@ -322,7 +292,7 @@ class Assembler:
                 self._failed(trace)
             elif isinstance(result, Withheld):
                 if result.verdict is None:
-                    self._wait(trace)
+                    self._buffer.wait(trace)
                 else:
                     self._tail_decided(trace, result.verdict)
             else:
@@ -338,7 +308,7 @@ class Assembler:
             flush.written.extend(raw for write in writes for _, raw in write.documents)
         for (trace, snapshot, summarized), write in zip(done, writes, strict=True):
             for document in trace.written(snapshot, summarized, write, seq):
-                self.pending_bytes -= document.size
+                self._buffer.pending_bytes -= document.size
                 self.stats.accepted.inc()
         return len(writes)
 
@@ -348,7 +318,7 @@ class Assembler:
         for batch in self._batches.drain():
             for trace in batch.traces():
                 self._failed(trace)
-        for trace in list(self._changed.values()):
+        for trace in list(self._buffer.changed.values()):
             self._failed(trace)
 
     def _tail_call(self, trace: InFlightTrace, now: float, hurry: bool) -> TailCall | None:
@@ -358,49 +328,9 @@ class Assembler:
         assert self._gate is not None
         return TailCall(hurry or now - trace.first_seen >= self._gate.wait_s, trace.head)
 
-    def _summarize_again(self, trace: InFlightTrace, graph: Contribution) -> Summarized:
-        """Summarise a revision of a written trace, adding what changed into ``graph``."""
-        summary = summary_of(trace.revision_of())
-        groups = self._classify(summary)
-        old = self._counted(trace)
-        summarized = lay_out(summary, groups, trace.weight, None)
-        assert summarized.counted is not None
-        add_into(graph, difference(summarized.counted, old))
-        return summarized
-
-    def _counted(self, trace: InFlightTrace) -> Contribution:
-        """What the store holds of a trace's graph contribution (recomputed if a helper
-        summarised its last revision)."""
-        if trace.counted is None:
-            assert trace.recount_from is not None
-            trace.counted = recount(*trace.recount_from)
-            trace.recount_from = None
-        return trace.counted
-
     def _failed(self, trace: InFlightTrace) -> None:
         self.stats.failed.inc()
-        self._unchange(trace)
-        self._discard_pending(trace)
-        self._forget(trace)
-
-    def _unchange(self, trace: InFlightTrace) -> None:
-        """Take a trace off the changed list (written, waiting, dropped or failed)."""
-        self._changed.pop(trace.trace_id, None)
-        self._ready.discard(trace.trace_id)
-
-    def _over_limits(self) -> bool:
-        limits = self._limits
-        return len(self._traces) > limits.max_traces or self.bytes > limits.max_bytes
-
-    def _recall_waiting(self, hurry: bool) -> None:
-        """Bring back for a decision the waiting traces whose wait is over (all, if hurried)."""
-        assert self._gate is not None
-        deadline = self._now() - self._gate.wait_s
-        for trace_id, trace in list(self._waiting.items()):
-            if hurry or trace.first_seen <= deadline:
-                del self._waiting[trace_id]
-                self._changed[trace_id] = trace
-                self.pending_bytes += trace.pending_size
+        self._buffer.discard(trace)
 
     def _head_keeps(self, trace: InFlightTrace, now: float, hurry: bool) -> bool:
         """Whether an undecided trace may go on to the tail stage or be written."""
@@ -411,7 +341,7 @@ class Assembler:
         waited = hurry or now - trace.first_seen >= gate.wait_s
         verdict = gate.decide_head(trace.trace_id, trace.documents.values(), waited)
         if verdict is None:
-            self._wait(trace)
+            self._buffer.wait(trace)
             return False
         if not verdict.kept:
             self._drop(trace, verdict)
@@ -430,23 +360,10 @@ class Assembler:
         else:
             self._drop(trace, verdict)
 
-    def _wait(self, trace: InFlightTrace) -> None:
-        self._unchange(trace)
-        self._waiting[trace.trace_id] = trace
-        # A flush cannot write it, so its documents do not count towards an early flush.
-        self.pending_bytes -= trace.pending_size
-
     def _drop(self, trace: InFlightTrace, verdict: Verdict) -> None:
         assert self._gate is not None
-        self._unchange(trace)
-        self._waiting.pop(trace.trace_id, None)
         self._gate.dropped(trace.trace_id, verdict, len(trace.pending))
-        self._discard_pending(trace)
-        self._forget(trace)
-
-    def _discard_pending(self, trace: InFlightTrace) -> None:
-        self.pending_bytes -= trace.pending_size
-        trace.pending.clear()
+        self._buffer.discard(trace)
 
     def _merge_stored(self, traces: Sequence[InFlightTrace]) -> None:
         """Fold what the store already has for these traces under their newer documents."""
@@ -460,8 +377,8 @@ class Assembler:
                 continue
             self.stats.reloaded.inc()
             merged = merge_stored(trace, earlier, self._classify, self._limits.max_trace_bytes)
-            self.bytes += merged.size_change
-            self.pending_bytes -= merged.stale_bytes
+            self._buffer.bytes += merged.size_change
+            self._buffer.pending_bytes -= merged.stale_bytes
             self.stats.stale.inc(merged.stale)
 
     def _classify(self, summary: TraceSummary) -> list[str]:
@@ -473,17 +390,13 @@ class Assembler:
     def evict(self) -> None:
         """Forget stored traces that are done, idle, or over the memory bounds (oldest first)."""
         victims = evictable(
-            self._traces.values(),
-            self._batches.unwritten(self._changed),
+            self._buffer.traces.values(),
+            self._batches.unwritten(self._buffer.changed),
             self._now(),
             self._sink.committed_seq,
             self._limits,
-            self.bytes,
+            self._buffer.bytes,
             self.stats,
         )
         for trace in victims:
-            self._forget(trace)
-
-    def _forget(self, trace: InFlightTrace) -> None:
-        if self._traces.pop(trace.trace_id, None) is not None:
-            self.bytes -= trace.size
+            self._buffer.forget(trace)

@@ -1,13 +1,21 @@
 """What the assembler keeps per trace, the bounds on all of it, its counters, and which traces
 it may forget."""
 
-from collections.abc import Collection, Container
+from collections.abc import Callable, Collection, Container
 from dataclasses import dataclass
 
 from fluoroscope.assembly.decisions import KEEP_ALL, Verdict
-from fluoroscope.assembly.summaries import Revision, Summarized, TailCall
+from fluoroscope.assembly.summaries import (
+    Revision,
+    Summarized,
+    TailCall,
+    lay_out,
+    recount,
+    summary_of,
+)
 from fluoroscope.model.segment import Document
-from fluoroscope.model.statistics import Contribution
+from fluoroscope.model.statistics import Contribution, add_into, difference
+from fluoroscope.model.summary import TraceSummary
 from fluoroscope.model.trace import Completeness
 from fluoroscope.store.types import TraceWrite
 from fluoroscope.telemetry import Registry
@@ -133,6 +141,21 @@ class InFlightTrace:
             [d.raw for d in self.documents.values()],
             tail,
         )
+
+    def summarize_again(
+        self, classify: Callable[[TraceSummary], list[str]], graph: Contribution
+    ) -> Summarized:
+        """Summarise this revision of a written trace here, adding into ``graph`` what changed
+        in its contribution to the graph's statistics."""
+        summary = summary_of(self.revision_of())
+        summarized = lay_out(summary, classify(summary), self.weight, None)
+        assert summarized.counted is not None
+        if self.counted is None:  # a helper summarised the last revision: recompute it
+            assert self.recount_from is not None
+            self.counted = recount(*self.recount_from)
+            self.recount_from = None
+        add_into(graph, difference(summarized.counted, self.counted))
+        return summarized
 
     def write_of(self, snapshot: list[Document], summarized: Summarized) -> TraceWrite:
         """The store write of a revision: its rows, and the documents ``snapshot`` took."""

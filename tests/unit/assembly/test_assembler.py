@@ -373,7 +373,7 @@ def test_a_complete_trace_is_evicted_after_lingering(harness, clock, root):
     harness.assembler.evict()
 
     assert harness.assembler.in_flight == 0
-    assert harness.assembler.bytes == 0
+    assert harness.assembler.held_bytes == 0
     assert harness.evicted("complete") == 1
 
 
@@ -443,7 +443,7 @@ def test_too_many_bytes_evicts_under_pressure(make_harness, make_document):
     harness.assembler.evict()
 
     assert harness.assembler.in_flight == 0
-    assert harness.assembler.bytes == 0
+    assert harness.assembler.held_bytes == 0
     assert harness.evicted("pressure") == 2
 
 
