@@ -20,6 +20,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -35,6 +36,12 @@ log = logging.getLogger(__name__)
 _KNOWN_HEADERS = frozenset({b'{"format":"json","version":1}', b'{"format": "json", "version": 1}'})
 # How often the reading thread looks at its stop flag while the socket is quiet.
 POLL_INTERVAL_S = 0.2
+# Once a datagram is waiting, the reading thread lets others gather behind it for this long
+# before it reads. Each wake-up costs a system call and a turn at the GIL taken from the
+# pipeline; at 20,000 datagrams/s a read then takes about 40 instead of a few. 2 ms is nothing
+# next to the second in which a segment must become queryable, and the socket's receive buffer
+# holds far more than 2 ms of traffic.
+GATHER_S = 0.002
 # How often a batch held back by a full feed is offered again.
 HOLD_RETRY_S = 0.005
 # SO_RCVBUFFORCE: lets a privileged process exceed net.core.rmem_max.
@@ -148,6 +155,7 @@ class UdpReceiver:
             try:
                 if not reader.wait(POLL_INTERVAL_S):
                     continue
+                time.sleep(GATHER_S)
                 while True:
                     datagrams, truncated = reader.read()
                     if truncated:
