@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 # Allocations between young-generation collections (CPython's default is 700). Most objects
 # of the ingest path die young, and the longer the interval the fewer of them a collection
@@ -78,3 +79,30 @@ def _start_helper() -> None:
 def _start_tuned_helper() -> None:
     _start_helper()
     tune_runtime()
+
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def compiled_modules(package: Path = _PACKAGE) -> list[str]:
+    """The modules of ``package`` (the collector's) that run as compiled code (pyproject.toml's
+    mypyc hook).
+
+    Python imports a compiled module in preference to its source beside it, so the extension
+    files say which modules run compiled; a pure-Python install has none.
+    """
+    found = []
+    for compiled in package.rglob("*.so"):
+        stem = compiled.name.split(".", 1)[0]
+        if compiled.with_name(f"{stem}.py").exists():
+            parts = compiled.relative_to(package).parent.parts
+            found.append(".".join((package.name, *parts, stem)))
+    return sorted(found)
+
+
+def build() -> str:
+    """How this install runs: how many modules are compiled, or pure Python."""
+    compiled = compiled_modules()
+    if not compiled:
+        return "pure Python (no compiled modules)"
+    return f"{len(compiled)} hot-path modules compiled with mypyc"

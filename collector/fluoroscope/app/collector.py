@@ -33,6 +33,7 @@ from fluoroscope.receivers.otlp import OtlpIngest
 from fluoroscope.receivers.otlp_http import OtlpHttpReceiver
 from fluoroscope.receivers.otlp_translation import Translator
 from fluoroscope.receivers.xray_udp import UdpReceiver
+from fluoroscope.runtime import build
 from fluoroscope.sampling import Quotas, RuleBook, Sampler
 from fluoroscope.store.groups import GroupTable
 from fluoroscope.store.sampling_rules import RuleTable
@@ -177,6 +178,7 @@ class Collector:
                 if config.export_otlp is not None
                 else []
             ),
+            f"{prefix} {build()}",
             f"{prefix} ready",
         ]
 

@@ -142,7 +142,7 @@ def _refusal(message: str, data: bytes) -> DocumentError:
     else:
         code = "InvalidSegment"
         path = message.rpartition("`$")[2]
-        for field in reversed(_PATH_FIELD.findall(path)):
+        for field in _PATH_FIELD.findall(path)[::-1]:
             if field in _FIELD_CODES:
                 code = _FIELD_CODES[field][1]
                 break

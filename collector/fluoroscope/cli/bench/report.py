@@ -6,6 +6,8 @@ import platform
 import statistics
 from collections.abc import Sequence
 
+from fluoroscope.runtime import build
+
 
 class Report:
     """Rows of (what, figure) under section headings, printed as one aligned table."""
@@ -39,7 +41,7 @@ def machine() -> str:
     """The cores, system and Python the figures were measured on."""
     return (
         f"{os.cpu_count()} cores ({platform.machine()}, {platform.system()} "
-        f"{platform.release()}), Python {platform.python_version()}"
+        f"{platform.release()}), Python {platform.python_version()}, {build()}"
     )
 
 
