@@ -64,7 +64,7 @@ class Pipeline:
         self._export = export
         self._now = now
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker: threading.Thread | None = None
         self._acks: list[tuple[Ack, list[tuple[str, str, str]]]] = []
         self._refused = registry.counter(
             "fluoroscope_documents_refused",
@@ -83,20 +83,20 @@ class Pipeline:
 
     def start(self) -> None:
         """Start the pipeline thread."""
-        self._thread = threading.Thread(target=self._run, name="fluoroscope-pipeline", daemon=True)
-        self._thread.start()
+        self._worker = threading.Thread(target=self._run, name="fluoroscope-pipeline", daemon=True)
+        self._worker.start()
 
     @property
     def alive(self) -> bool:
         """Whether the pipeline thread is running."""
-        return self._thread is not None and self._thread.is_alive()
+        return self._worker is not None and self._worker.is_alive()
 
     def stop(self, timeout: float) -> None:
         """Process everything already fed, hand it to the writer, and stop; idempotent."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
+        if self._worker is not None:
+            self._worker.join(timeout)
+            if self._worker.is_alive():
                 log.error("the pipeline did not drain within %.1f s", timeout)
 
     def _run(self) -> None:

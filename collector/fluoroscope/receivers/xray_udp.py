@@ -93,7 +93,7 @@ class UdpReceiver:
         self._sink = sink
         self._receive_buffer = receive_buffer_bytes
         self._socket: socket.socket | None = None
-        self._thread: threading.Thread | None = None
+        self._worker: threading.Thread | None = None
         self._stopping = threading.Event()
         self.bound: Address | None = None
         self.receive_buffer_bytes = 0
@@ -133,8 +133,8 @@ class UdpReceiver:
         host, port = sock.getsockname()[:2]
         self.bound = Address(host, port)
         self._socket = sock
-        self._thread = threading.Thread(target=self._run, name="fluoroscope-udp", daemon=True)
-        self._thread.start()
+        self._worker = threading.Thread(target=self._run, name="fluoroscope-udp", daemon=True)
+        self._worker.start()
         return self.bound
 
     def stop(self) -> None:
@@ -143,8 +143,8 @@ class UdpReceiver:
         if sock is None:
             return
         self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(5.0)
+        if self._worker is not None:
+            self._worker.join(5.0)
         sock.close()
 
     def _run(self) -> None:

@@ -172,7 +172,7 @@ class TraceWriter:
         self._next_seq = 1
         self.committed_seq = 0
         self._queue: queue.Queue[WriteBatch | None] = queue.Queue(QUEUE_BATCHES)
-        self._thread: threading.Thread | None = None
+        self._worker: threading.Thread | None = None
         self._stopping = threading.Event()
         self.healthy = True
         self.last_error: str | None = None
@@ -185,12 +185,12 @@ class TraceWriter:
 
     def start(self) -> None:
         """Start the writer thread."""
-        self._thread = threading.Thread(target=self._run, name="fluoroscope-writer", daemon=True)
-        self._thread.start()
+        self._worker = threading.Thread(target=self._run, name="fluoroscope-writer", daemon=True)
+        self._worker.start()
 
     def stop(self, timeout: float) -> None:
         """Write every batch already submitted, then stop; idempotent."""
-        if self._thread is None or not self._thread.is_alive():
+        if self._worker is None or not self._worker.is_alive():
             return
         self._stopping.set()
         try:
@@ -198,12 +198,12 @@ class TraceWriter:
         except queue.Full:
             log.error("the writer is stuck; %d batches are not written", self._queue.qsize())
             return
-        self._thread.join(timeout)
+        self._worker.join(timeout)
 
     @property
     def alive(self) -> bool:
         """Whether the writer thread is running."""
-        return self._thread is not None and self._thread.is_alive()
+        return self._worker is not None and self._worker.is_alive()
 
     def prepare(
         self, writes: Sequence[TraceWrite], now: float, graph: Contribution | None = None
