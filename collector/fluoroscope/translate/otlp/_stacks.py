@@ -54,7 +54,7 @@ def render(
         lines = [_PY_HEADER]
         lines.extend(
             f'  File "{frame["path"]}", line {frame["line"]}, in {frame["label"]}'
-            for frame in reversed(frames)
+            for frame in frames[::-1]
         )
         lines.append(headline)
     else:
