@@ -1,10 +1,8 @@
 """Checks made once per test run, before any test."""
 
-from pathlib import Path
-
 import pytest
 
-COLLECTOR = Path(__file__).resolve().parent.parent / "collector"
+from fluoroscope.runtime import stale_compiled_modules
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -14,14 +12,10 @@ def pytest_configure(config: pytest.Config) -> None:
     imports a compiled module in preference to its source: after an edit, the tests would run
     the old code.
     """
-    stale = [
-        str(source.relative_to(COLLECTOR))
-        for compiled in COLLECTOR.rglob("*.so")
-        if (source := compiled.with_name(compiled.name.split(".", 1)[0] + ".py")).exists()
-        and source.stat().st_mtime > compiled.stat().st_mtime
-    ]
+    stale = stale_compiled_modules()
     if stale:
         raise pytest.UsageError(
-            f"{', '.join(sorted(stale))} changed since it was compiled; run "
-            "`pip install -e '.[test]'` again (or HATCH_BUILD_NO_HOOKS=true for no compiling)"
+            f"{', '.join(stale)} changed since compiled: run `pip install -e '.[test]'` again, "
+            "or delete the compiled files (`git clean -fX collector`) and install with "
+            "HATCH_BUILD_NO_HOOKS=true"
         )

@@ -1,4 +1,5 @@
-"""Interpreter settings for a busy, long-running collector process, and its helper processes."""
+"""Interpreter settings for a busy, long-running collector process, and its helper processes;
+and which of its modules run compiled."""
 
 import ctypes
 import gc
@@ -84,20 +85,37 @@ def _start_tuned_helper() -> None:
 _PACKAGE = Path(__file__).resolve().parent
 
 
-def compiled_modules(package: Path = _PACKAGE) -> list[str]:
-    """The modules of ``package`` (the collector's) that run as compiled code (pyproject.toml's
-    mypyc hook).
+def _compiled(package: Path) -> list[tuple[Path, Path]]:
+    """(extension file, source file) of each module of ``package`` that is compiled.
 
     Python imports a compiled module in preference to its source beside it, so the extension
     files say which modules run compiled; a pure-Python install has none.
     """
     found = []
     for compiled in package.rglob("*.so"):
-        stem = compiled.name.split(".", 1)[0]
-        if compiled.with_name(f"{stem}.py").exists():
-            parts = compiled.relative_to(package).parent.parts
-            found.append(".".join((package.name, *parts, stem)))
-    return sorted(found)
+        source = compiled.with_name(compiled.name.split(".", 1)[0] + ".py")
+        if source.exists():
+            found.append((compiled, source))
+    return found
+
+
+def compiled_modules(package: Path = _PACKAGE) -> list[str]:
+    """The modules of ``package`` (the collector's) that run as compiled code (pyproject.toml's
+    mypyc hook), by name."""
+    return sorted(
+        ".".join((package.name, *source.relative_to(package).with_suffix("").parts))
+        for _, source in _compiled(package)
+    )
+
+
+def stale_compiled_modules(package: Path = _PACKAGE) -> list[str]:
+    """The sources of ``package`` edited since they were compiled (an editable install
+    compiles in place), relative to its parent: the old code is what would run."""
+    return sorted(
+        str(source.relative_to(package.parent))
+        for compiled, source in _compiled(package)
+        if source.stat().st_mtime > compiled.stat().st_mtime
+    )
 
 
 def build() -> str:
