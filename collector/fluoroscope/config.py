@@ -17,6 +17,8 @@ from fluoroscope.errors import ConfigError
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 HEAD_SAMPLING_MODES = ("off", "honour", "resample")
+# PRAGMA synchronous for the store's writes (see the store.sync option).
+STORE_SYNC_MODES = ("normal", "off")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,7 @@ class Config:
     otlp_http: Address | None
     log_level: str
     retention_days: float
+    store_sync: str
     flush_interval_ms: int
     udp_receive_buffer_bytes: int
     queue_max_documents: int
@@ -127,6 +130,13 @@ def _log_level(value: object) -> str:
     return text
 
 
+def _store_sync(value: object) -> str:
+    text = _text(value).lower()
+    if text not in STORE_SYNC_MODES:
+        raise ValueError(f"expected one of {', '.join(STORE_SYNC_MODES)}")
+    return text
+
+
 def _head_mode(value: object) -> str:
     text = _text(value).lower()
     if text not in HEAD_SAMPLING_MODES:
@@ -199,6 +209,11 @@ OPTIONS: tuple[Option, ...] = (
            lambda: "info", "debug, info, warning or error"),
     Option("retention_days", "store.retention_days", "FLUOROSCOPE_STORE_RETENTION_DAYS", None,
            _number(float, 0.001, 36_500), lambda: 30.0, "delete traces older than this"),
+    Option("store_sync", "store.sync", "FLUOROSCOPE_STORE_SYNC", None, _store_sync,
+           lambda: "normal", "normal: the store survives an OS crash or a power loss, losing at "
+           "most its last transactions; off: no waiting for the disk, which keeps up with more "
+           "near the limit, but an OS crash or a power loss may lose recent traces or damage "
+           "the store (a crash of the collector alone loses nothing either way)"),
     Option("flush_interval_ms", "store.flush_interval_ms", "FLUOROSCOPE_STORE_FLUSH_INTERVAL_MS",
            None, _number(int, 10, 5_000), lambda: 200,
            "how often every changed trace is written (finished ones go every 50 ms at most)"),

@@ -90,3 +90,11 @@ def test_the_example_configuration_loads():
 
     assert config.data_dir == Path("/var/lib/fluoroscope")
     assert config.head_sampling == "off"
+
+
+def test_store_sync_is_normal_unless_turned_off():
+    """Waiting for the disk at checkpoints is the default; off must be asked for."""
+    assert load({}, {}, None).store_sync == "normal"
+    assert load({}, {"FLUOROSCOPE_STORE_SYNC": "OFF"}, None).store_sync == "off"
+    with pytest.raises(ConfigError, match=r"FLUOROSCOPE_STORE_SYNC 'full'.*normal, off"):
+        load({}, {"FLUOROSCOPE_STORE_SYNC": "full"}, None)

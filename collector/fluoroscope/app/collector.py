@@ -61,7 +61,9 @@ class Collector:
     def __init__(self, config: Config, now: Callable[[], float] = time.time) -> None:
         self.config = config
         self.registry = Registry()
-        self.store = Store(config.data_dir, config.retention_days * 86_400, now)
+        self.store = Store(
+            config.data_dir, config.retention_days * 86_400, now, sync=config.store_sync == "normal"
+        )
         self.spool = self._spool("udp")
         otlp_on = config.otlp_grpc is not None or config.otlp_http is not None
         self._otlp_spool = self._spool("otlp") if otlp_on else None

@@ -56,10 +56,17 @@ class Store:
     """The database under ``data_dir``: call :meth:`open` first, :meth:`close` last."""
 
     def __init__(
-        self, data_dir: Path, retention_s: float | None = None, now: Callable[[], float] = time.time
+        self,
+        data_dir: Path,
+        retention_s: float | None = None,
+        now: Callable[[], float] = time.time,
+        *,
+        sync: bool = True,
     ) -> None:
+        """``sync``: wait for the disk at checkpoints (see the ``store.sync`` option)."""
         self.path = data_dir / DATABASE_FILE
         self._retention_s = retention_s
+        self._sync = sync
         self._now = now
         self._writer_connection: sqlite3.Connection | None = None
         self._writer: TraceWriter | None = None
@@ -69,7 +76,9 @@ class Store:
         """Create the directory and database if needed, migrate, and start the writer."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = connect(self.path, readonly=False, cache_kib=WRITER_CACHE_KIB)
+            connection = connect(
+                self.path, readonly=False, cache_kib=WRITER_CACHE_KIB, sync=self._sync
+            )
             migrate(connection)
             writer = TraceWriter(connection, self._retention_s, self._now)
         except (OSError, sqlite3.Error) as exc:

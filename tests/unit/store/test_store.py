@@ -107,6 +107,16 @@ def test_the_store_runs_in_wal_mode(database):
     assert mode == "wal"
 
 
+def test_the_writer_waits_for_the_disk_unless_told_not_to(tmp_path):
+    """PRAGMA synchronous: NORMAL (1) by default, OFF (0) with sync=False."""
+    for sync, expected in ((True, 1), (False, 0)):
+        connection = connect(tmp_path / f"{sync}.db", readonly=False, cache_kib=64, sync=sync)
+        try:
+            assert connection.execute("PRAGMA synchronous").fetchone() == (expected,)
+        finally:
+            connection.close()
+
+
 def test_a_new_store_has_pages_of_16_kib(database):
     """Summary rows of a few KiB pack several to a page."""
     (size,) = database.execute("PRAGMA page_size").fetchone()
