@@ -6,9 +6,9 @@ from tests.compat.documents import datagram, new_trace_id, new_window, segment
 from tests.compat.process import Collector
 from tests.compat.queries import eventually, summaries, wait_for_metric
 
-SEGMENTS = 20_000
+SEGMENTS = 40_000
 # Sent in chunks, each read before the next goes, so that the socket buffer never overflows.
-CHUNK = 500
+CHUNK = 1_000
 # Sending must outpace the pipeline by far, so the wait for each chunk polls closely.
 RECEIVED_POLL_S = 0.002
 # A queue in memory as small as it may be, and summaries on the pipeline thread: the pipeline
@@ -25,7 +25,7 @@ def test_a_burst_waits_in_the_spool_through_a_restart_and_is_all_stored(
     """Spooled datagrams are read back first by the next process; none lost, none twice."""
     first = make_collector(**SLOW_PIPELINE)
     window = new_window()
-    trace_ids = [new_trace_id(window + i * 0.1) for i in range(SEGMENTS)]
+    trace_ids = [new_trace_id(window + i * 0.05) for i in range(SEGMENTS)]
     datagrams = [datagram(segment(trace_id)) for trace_id in trace_ids]
     for start in range(0, SEGMENTS, CHUNK):
         first.send(*datagrams[start : start + CHUNK])
