@@ -123,25 +123,16 @@ def _path(value: object) -> Path:
     return Path(text).expanduser()
 
 
-def _log_level(value: object) -> str:
-    text = _text(value).lower()
-    if text not in LOG_LEVELS:
-        raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}")
-    return text
+def _choice(values: tuple[str, ...]) -> Callable[[object], str]:
+    """A parser for one of ``values``, in any case."""
 
+    def parse(value: object) -> str:
+        text = _text(value).lower()
+        if text not in values:
+            raise ValueError(f"expected one of {', '.join(values)}")
+        return text
 
-def _store_sync(value: object) -> str:
-    text = _text(value).lower()
-    if text not in STORE_SYNC_MODES:
-        raise ValueError(f"expected one of {', '.join(STORE_SYNC_MODES)}")
-    return text
-
-
-def _head_mode(value: object) -> str:
-    text = _text(value).lower()
-    if text not in HEAD_SAMPLING_MODES:
-        raise ValueError(f"expected one of {', '.join(HEAD_SAMPLING_MODES)}")
-    return text
+    return parse
 
 
 def _tables(value: object) -> tuple[dict[str, Any], ...]:
@@ -205,11 +196,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("otlp_http", "listen.otlp_http", "FLUOROSCOPE_OTLP_HTTP", "--otlp-http",
            parse_listener, lambda: Address("127.0.0.1", 4318),
            "OTLP/HTTP address, or off"),
-    Option("log_level", "log_level", "FLUOROSCOPE_LOG_LEVEL", "--log-level", _log_level,
+    Option("log_level", "log_level", "FLUOROSCOPE_LOG_LEVEL", "--log-level", _choice(LOG_LEVELS),
            lambda: "info", "debug, info, warning or error"),
     Option("retention_days", "store.retention_days", "FLUOROSCOPE_STORE_RETENTION_DAYS", None,
            _number(float, 0.001, 36_500), lambda: 30.0, "delete traces older than this"),
-    Option("store_sync", "store.sync", "FLUOROSCOPE_STORE_SYNC", None, _store_sync,
+    Option("store_sync", "store.sync", "FLUOROSCOPE_STORE_SYNC", None, _choice(STORE_SYNC_MODES),
            lambda: "normal", "normal: the store survives an OS crash or a power loss, losing at "
            "most its last transactions; off: no waiting for the disk, which keeps up with more "
            "near the limit, but an OS crash or a power loss may lose recent traces or damage "
@@ -272,7 +263,7 @@ OPTIONS: tuple[Option, ...] = (
            lambda: None, "forward everything stored as OTLP to this endpoint "
            "(grpc://host:4317, or http://host:4318/v1/traces)"),
     Option("head_sampling", "sampling.head", "FLUOROSCOPE_SAMPLING_HEAD", "--head-sampling",
-           _head_mode, lambda: "off",
+           _choice(HEAD_SAMPLING_MODES), lambda: "off",
            "sample arriving traces by the sampling rules: off, honour (keep what senders "
            "marked sampled) or resample (decide every trace)"),
     Option("tail_sampling_rules", "sampling.tail.rules", "FLUOROSCOPE_SAMPLING_TAIL_RULES", None,
