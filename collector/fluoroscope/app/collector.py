@@ -378,6 +378,27 @@ class Collector:
             "Traces deleted by retention",
             lambda: writer.expired,
         )
+        checkpointer = self.store.checkpointer
+        registry.counter_reader(
+            "fluoroscope_store_checkpoints",
+            "WAL checkpoints run beside the writer",
+            lambda: checkpointer.passive,
+        )
+        registry.counter_reader(
+            "fluoroscope_store_wal_restarts",
+            "Checkpoints that held the writer back to start a WAL that grew too long again",
+            lambda: checkpointer.restarts,
+        )
+        registry.counter_reader(
+            "fluoroscope_store_checkpoint_errors",
+            "Failed WAL checkpoints (retried)",
+            lambda: checkpointer.errors,
+        )
+        registry.gauge(
+            "fluoroscope_store_wal_pages",
+            "Pages in the store's write-ahead log after the latest checkpoint",
+            lambda: checkpointer.wal_pages,
+        )
         registry.gauge(
             "fluoroscope_assembly_bytes",
             "Document bytes held in memory by the assembler",

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from fluoroscope.errors import StoreError
 from fluoroscope.model.statistics import Contribution
+from fluoroscope.store.checkpointer import Checkpointer
 from fluoroscope.store.reader import TraceReader
 from fluoroscope.store.schema import migrate
 from fluoroscope.store.sqlite import DATABASE_FILE, connect
@@ -70,6 +71,7 @@ class Store:
         self._now = now
         self._writer_connection: sqlite3.Connection | None = None
         self._writer: TraceWriter | None = None
+        self._checkpointer: Checkpointer | None = None
         self.reader = TraceReader(self.path, READER_CACHE_KIB)
 
     def open(self) -> None:
@@ -80,11 +82,18 @@ class Store:
                 self.path, readonly=False, cache_kib=WRITER_CACHE_KIB, sync=self._sync
             )
             migrate(connection)
-            writer = TraceWriter(connection, self._retention_s, self._now)
+            # The checkpointer's thread copies the WAL into the database instead.
+            connection.execute("PRAGMA wal_autocheckpoint = 0")
+            checkpointer = Checkpointer(self.path, sync=self._sync)
+            writer = TraceWriter(
+                connection, self._retention_s, self._now, after_commit=checkpointer.committed
+            )
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the store at {self.path}: {exc}") from exc
         self._writer_connection = connection
         self._writer = writer
+        self._checkpointer = checkpointer
+        checkpointer.start()
         writer.start()
 
     @property
@@ -98,6 +107,13 @@ class Store:
     def committed_seq(self) -> int:
         """The newest committed batch (TraceSink)."""
         return self.writer.committed_seq
+
+    @property
+    def checkpointer(self) -> Checkpointer:
+        """The WAL checkpoint thread."""
+        if self._checkpointer is None:
+            raise StoreError("the store is not open")
+        return self._checkpointer
 
     def load(self, trace_ids: Sequence[str]) -> dict[str, StoredTrace]:
         """Committed state of these traces (TraceSink)."""
@@ -120,6 +136,9 @@ class Store:
         """Write what was submitted, close the readers and the writer, checkpoint the WAL."""
         if self._writer is not None:
             self._writer.stop(timeout)
+        if self._checkpointer is not None:
+            self._checkpointer.stop(timeout)
+            self._checkpointer = None
         self.reader.close()
         if self._writer_connection is not None:
             # A busy reader only delays the checkpoint to the next open.

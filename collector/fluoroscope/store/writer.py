@@ -126,8 +126,11 @@ class TraceWriter:
         connection: sqlite3.Connection,
         retention_s: float | None = None,
         now: Callable[[], float] = time.time,
+        after_commit: Callable[[], None] | None = None,
     ) -> None:
+        """``after_commit`` is called on the writer thread after every transaction."""
         self._connection = connection
+        self._after_commit = after_commit
         self._retention_s = retention_s
         self._now = now
         (highest,) = connection.execute("SELECT coalesce(max(rowid), 0) FROM traces").fetchone()
@@ -326,6 +329,8 @@ class TraceWriter:
             break
         self.healthy = True
         self.committed_seq = batch.seq
+        if self._after_commit is not None:
+            self._after_commit()
         self.documents_written += batch.document_count
         self.traces_written += batch.trace_count
         if batch.on_commit is not None:

@@ -10,7 +10,9 @@ import pytest
 from fluoroscope.errors import StoreError
 from fluoroscope.model.summary import summarize
 from fluoroscope.model.trace import TraceTree
+from fluoroscope.store import checkpointer as checkpointer_module
 from fluoroscope.store import summary_codec
+from fluoroscope.store.checkpointer import Checkpointer
 from fluoroscope.store.memory import InMemoryTraceSink
 from fluoroscope.store.schema import MIGRATIONS, migrate
 from fluoroscope.store.sqlite import DATABASE_FILE, PAGE_SIZE, connect
@@ -219,6 +221,59 @@ def test_opening_a_newer_database_fails_with_a_store_error(tmp_path):
 
     with pytest.raises(StoreError, match="schema version"):
         store.open()
+
+
+# --- checkpoints -----------------------------------------------------------------------------
+
+
+def test_the_writer_leaves_checkpoints_to_the_checkpoint_thread(store):
+    (pages,) = store._writer_connection.execute("PRAGMA wal_autocheckpoint").fetchone()
+
+    assert pages == 0
+
+
+def test_a_commit_is_copied_into_the_database_by_the_checkpoint_thread(
+    store, trace_write, make_document, wait_until
+):
+    checkpointer = store.checkpointer
+    commit(store, [trace_write(make_document())])
+
+    assert wait_until(lambda: checkpointer.passive >= 1)
+    assert checkpointer.wal_pages > 0
+    assert checkpointer.copied_pages == checkpointer.wal_pages
+    assert checkpointer.restarts == 0
+
+
+def test_a_long_wal_waits_for_the_writer_and_is_started_again(tmp_path, monkeypatch):
+    """Past the bound a RESTART checkpoint waits for the transaction in progress, copies it too,
+    and the next transaction writes from the WAL's start instead of its end."""
+    monkeypatch.setattr(checkpointer_module, "RESTART_PAGES", 1)
+    path = tmp_path / DATABASE_FILE
+    writer = connect(path, readonly=False, cache_kib=256)
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    migrate(writer)
+    checkpointer = Checkpointer(path, sync=True)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("INSERT INTO groups VALUES ('held', 'arn:held', NULL, 0, 0, 0)")
+        running = threading.Thread(target=checkpointer.checkpoint)
+        running.start()
+        running.join(0.2)
+        assert running.is_alive()  # held back by the open transaction
+        writer.execute("COMMIT")
+        running.join(5.0)
+        assert not running.is_alive()
+        assert checkpointer.restarts == 1
+        assert checkpointer.copied_pages == checkpointer.wal_pages
+        long_wal = checkpointer.wal_pages
+
+        writer.execute("INSERT INTO groups VALUES ('next', 'arn:next', NULL, 0, 0, 0)")
+        checkpointer.checkpoint()
+
+        assert 0 < checkpointer.wal_pages < long_wal
+    finally:
+        checkpointer.stop(1.0)
+        writer.close()
 
 
 # --- writes and loads ------------------------------------------------------------------------
