@@ -14,11 +14,9 @@ PAGE_SIZE = 16_384
 def connect(path: Path, *, readonly: bool, cache_kib: int, sync: bool = True) -> sqlite3.Connection:
     """Open a connection in autocommit mode (transactions are explicit) with WAL settings.
 
-    ``sync=False`` never waits for the disk. The writer spends its time near the limit in
-    those waits, at checkpoints, and more so as the store grows: three 30-second runs of
-    ``bench ingest --rate 20000`` against one collector gave p99 811, 1,756 and 2,790 ms with
-    them and 393, 545 and 2,024 ms without. Without them, an OS crash or a power loss can lose
-    recent transactions and may leave the database damaged.
+    ``sync=False`` never waits for the disk, at the checkpoints that copy the WAL into the
+    database (those run on the checkpoint thread, see ``checkpointer``). Then an OS crash or a
+    power loss can lose recent transactions and may leave the database damaged.
     """
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
     # WAL lets readers run while the one writer commits; NORMAL sync in WAL mode keeps every
