@@ -390,6 +390,11 @@ class Collector:
             lambda: checkpointer.restarts,
         )
         registry.counter_reader(
+            "fluoroscope_store_wal_restarts_blocked",
+            "Restarts of the WAL that gave up waiting for a slow reader (tried again later)",
+            lambda: checkpointer.restarts_blocked,
+        )
+        registry.counter_reader(
             "fluoroscope_store_checkpoint_errors",
             "Failed WAL checkpoints (retried)",
             lambda: checkpointer.errors,

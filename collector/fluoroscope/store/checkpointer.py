@@ -9,7 +9,9 @@ PASSIVE checkpoint copies what was committed beside the next transaction.
 SQLite starts the WAL again from its beginning only when a transaction begins after a
 checkpoint that copied everything. A writer that never pauses never gives it that chance, so
 past :data:`RESTART_PAGES` this thread runs a RESTART checkpoint instead, which holds the next
-transaction back while it copies the little that the PASSIVE ones left.
+transaction back while it copies the little that the PASSIVE ones left. A RESTART also waits for
+readers of older snapshots to finish; one slow query must not stop the writer for as long, so it
+gives up after :data:`RESTART_WAIT_MS` and tries again at the next checkpoint.
 """
 
 import logging
@@ -27,6 +29,8 @@ log = logging.getLogger(__name__)
 INTERVAL_S = 0.25
 # A WAL this long (in pages of the database's page size; 64 MiB at 16 KiB) is started again.
 RESTART_PAGES = 4_096
+# How long a RESTART checkpoint may wait for the writer's transaction and for readers.
+RESTART_WAIT_MS = 250
 # After a failed checkpoint the thread waits this long before the next one.
 RETRY_S = 1.0
 CACHE_KIB = 256
@@ -37,11 +41,14 @@ class Checkpointer:
 
     def __init__(self, path: Path, *, sync: bool) -> None:
         self._connection = connect(path, readonly=False, cache_kib=CACHE_KIB, sync=sync)
+        self._connection.execute(f"PRAGMA busy_timeout = {RESTART_WAIT_MS}")
         self._committed = threading.Event()
         self._stopping = threading.Event()
         self._worker: threading.Thread | None = None
         self.passive = 0
         self.restarts = 0
+        # RESTART checkpoints that gave up waiting for a reader or the writer.
+        self.restarts_blocked = 0
         self.errors = 0
         # Pages in the WAL after the latest checkpoint, and how many of them it had copied.
         self.wal_pages = 0
@@ -75,8 +82,11 @@ class Checkpointer:
         _, self.wal_pages, self.copied_pages = self._run_pragma("PASSIVE")
         self.passive += 1
         if self.wal_pages >= RESTART_PAGES:
-            _, self.wal_pages, self.copied_pages = self._run_pragma("RESTART")
-            self.restarts += 1
+            blocked, self.wal_pages, self.copied_pages = self._run_pragma("RESTART")
+            if blocked:
+                self.restarts_blocked += 1
+            else:
+                self.restarts += 1
 
     def _run_pragma(self, mode: str) -> tuple[int, int, int]:
         row = self._connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()

@@ -3,6 +3,7 @@
 import dataclasses
 import sqlite3
 import threading
+import time
 
 import orjson
 import pytest
@@ -248,6 +249,7 @@ def test_a_long_wal_waits_for_the_writer_and_is_started_again(tmp_path, monkeypa
     """Past the bound a RESTART checkpoint waits for the transaction in progress, copies it too,
     and the next transaction writes from the WAL's start instead of its end."""
     monkeypatch.setattr(checkpointer_module, "RESTART_PAGES", 1)
+    monkeypatch.setattr(checkpointer_module, "RESTART_WAIT_MS", 10_000)
     path = tmp_path / DATABASE_FILE
     writer = connect(path, readonly=False, cache_kib=256)
     writer.execute("PRAGMA wal_autocheckpoint = 0")
@@ -273,6 +275,35 @@ def test_a_long_wal_waits_for_the_writer_and_is_started_again(tmp_path, monkeypa
         assert 0 < checkpointer.wal_pages < long_wal
     finally:
         checkpointer.stop(1.0)
+        writer.close()
+
+
+def test_a_restart_gives_up_on_a_slow_reader_and_succeeds_after_it(tmp_path, monkeypatch):
+    """A reader of an older snapshot holds a RESTART back for a moment only, not the writer."""
+    monkeypatch.setattr(checkpointer_module, "RESTART_PAGES", 1)
+    path = tmp_path / DATABASE_FILE
+    writer = connect(path, readonly=False, cache_kib=256)
+    migrate(writer)
+    reader = sqlite3.connect(path, isolation_level=None)
+    checkpointer = Checkpointer(path, sync=True)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM traces").fetchone()
+        writer.execute("INSERT INTO groups VALUES ('late', 'arn:late', NULL, 0, 0, 0)")
+
+        started = time.monotonic()
+        checkpointer.checkpoint()
+
+        assert time.monotonic() - started < 10 * checkpointer_module.RESTART_WAIT_MS / 1000
+        assert (checkpointer.restarts_blocked, checkpointer.restarts) == (1, 0)
+        assert checkpointer.copied_pages < checkpointer.wal_pages  # not past the reader's view
+        reader.execute("COMMIT")
+        checkpointer.checkpoint()
+        assert (checkpointer.restarts_blocked, checkpointer.restarts) == (1, 1)
+        assert checkpointer.copied_pages == checkpointer.wal_pages
+    finally:
+        checkpointer.stop(1.0)
+        reader.close()
         writer.close()
 
 
