@@ -169,3 +169,25 @@ def test_two_clients_share_a_rules_reservoir(collector: Collector, xray: Any) ->
     )
     assert second["ReservoirQuota"] == 5
     assert second["FixedRate"] == 0.1
+
+
+def test_clients_past_a_rules_limit_are_forgotten_oldest_first_and_counted(
+    collector: Collector, xray: Any
+) -> None:
+    """A rule keeps at most 1,000 reporting clients; each one forgotten is counted."""
+    xray.create_sampling_rule(
+        SamplingRule={**RULE, "RuleName": "crowded", "ReservoirSize": 100, "FixedRate": 0.1}
+    )
+    evicted = "fluoroscope_sampling_clients_evicted_total"
+    before = collector.metrics().value(evicted)
+    clients = [f"{n:024x}" for n in range(1_005)]
+    for offset in range(0, len(clients), 25):
+        xray.get_sampling_targets(
+            SamplingStatisticsDocuments=[
+                {"RuleName": "crowded", "ClientID": client, "RequestCount": 1,
+                 "SampledCount": 1, "BorrowCount": 0, "Timestamp": 1_800_000_000}
+                for client in clients[offset : offset + 25]
+            ]
+        )  # fmt: skip
+
+    assert collector.metrics().value(evicted) == before + 5

@@ -112,6 +112,11 @@ class Collector:
         self.groups.load()
         book = load_rules(self._rules, self._now)
         quotas = Quotas(self._now)
+        self.registry.counter_reader(
+            "fluoroscope_sampling_clients_evicted",
+            "SDK clients dropped from a rule's reservoir share because it had the most it may",
+            lambda: quotas.evicted_clients,
+        )
         self._assembler = Assembler(
             self.store,
             self.registry,

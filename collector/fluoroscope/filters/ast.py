@@ -17,7 +17,6 @@ Value = str | float | bool
 EQUALITY_OPS = ("=", "!=")
 ORDER_OPS = ("<", "<=", ">", ">=")
 STRING_OPS = ("contains", "beginswith", "endswith")
-OPERATORS = (*EQUALITY_OPS, *ORDER_OPS, *STRING_OPS)
 
 # The root-cause blocks: fault and error root causes list exceptions, response-time ones do
 # not (xray-protocol.md 8.2), so there is no rootcause.responsetime.exception.

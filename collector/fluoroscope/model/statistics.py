@@ -28,14 +28,6 @@ STAT_WIDTH = 6 + BUCKETS
 Contribution = dict[StatKey, list[float]]
 
 
-def bucket_of(seconds: float) -> int:
-    """The histogram bucket of a response time: 0 below 1 ms, then one per doubling."""
-    if seconds <= 0.0:
-        return 0
-    # bit_length of the whole milliseconds is 1 + floor(log2(ms)) for ms >= 1, 0 below.
-    return min(BUCKETS - 1, int(seconds * 1000.0).bit_length())
-
-
 def bucket_value(bucket: int) -> float:
     """The response time (seconds) a bucket reports."""
     if bucket == 0:

@@ -145,7 +145,3 @@ class TraceTree:
         """The segment that ``entity_id`` belongs to, or None for an orphan subsegment."""
         owner = self.owner.get(entity_id)
         return self.entities[owner] if owner is not None else None
-
-    def callee_of(self, subsegment_id: str) -> Segment | None:
-        """The segment a downstream subsegment called, when that service sent one."""
-        return self.callees.get(subsegment_id)

@@ -91,11 +91,6 @@ class DatagramReader:
                 self._messages[i].msg_hdr.msg_iov = ctypes.pointer(self._vectors[i])
                 self._messages[i].msg_hdr.msg_iovlen = 1
 
-    @property
-    def batched(self) -> bool:
-        """Whether ``recvmmsg`` is in use."""
-        return self._recvmmsg is not None
-
     def wait(self, timeout_s: float) -> bool:
         """Block (without the GIL) until a datagram is waiting or the timeout passes."""
         return bool(self._poll.poll(timeout_s * 1000))

@@ -186,7 +186,7 @@ def test_the_entry_segment_is_the_one_without_a_parent(make_document, views):
     tree = TraceTree(views(downstream, root))
 
     assert tree.root.id == ROOT
-    assert tree.callee_of(CALL).id == DOWNSTREAM
+    assert tree.callees[CALL].id == DOWNSTREAM
     assert tree.segment_of(CALL).id == ROOT
 
 

@@ -164,11 +164,6 @@ class ResourceSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bench-rss", daemon=True)
 
-    @property
-    def measured(self) -> bool:
-        """Whether there is a process to watch."""
-        return self._process is not None
-
     def start(self) -> None:
         """Start sampling memory, and counting CPU time."""
         if self._process is None:

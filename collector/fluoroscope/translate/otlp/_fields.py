@@ -15,7 +15,6 @@ refuse; such an attribute stays an ordinary attribute.
 
 import functools
 import types
-from collections.abc import Mapping
 from typing import Any, Union, get_args, get_origin
 
 import msgspec
@@ -138,8 +137,3 @@ def _struct_in(annotation: Any) -> type[msgspec.Struct] | None:
             if struct is not None:
                 return struct
     return None
-
-
-def extras_to_attributes(extras: Mapping[tuple[str, ...], Any]) -> dict[str, Any]:
-    """Field paths and plain values to attribute names and plain values."""
-    return {attribute_name(path): value for path, value in extras.items()}
