@@ -50,6 +50,7 @@ class Config:
     log_level: str
     retention_days: float
     store_sync: str
+    store_max_bytes: int
     flush_interval_ms: int
     udp_receive_buffer_bytes: int
     queue_max_documents: int
@@ -202,9 +203,13 @@ OPTIONS: tuple[Option, ...] = (
            _number(float, 0.001, 36_500), lambda: 30.0, "delete traces older than this"),
     Option("store_sync", "store.sync", "FLUOROSCOPE_STORE_SYNC", None, _choice(STORE_SYNC_MODES),
            lambda: "normal", "normal: the store survives an OS crash or a power loss, losing at "
-           "most its last transactions; off: no waiting for the disk, which keeps up with more "
-           "near the limit, but an OS crash or a power loss may lose recent traces or damage "
-           "the store (a crash of the collector alone loses nothing either way)"),
+           "most its last transactions; off: checkpoints never wait for the disk, but an OS "
+           "crash or a power loss may lose recent traces or damage the store (a crash of the "
+           "collector alone loses nothing either way)"),
+    Option("store_max_bytes", "store.max_bytes", "FLUOROSCOPE_STORE_MAX_BYTES", None,
+           _number(int, 0, 1 << 50), lambda: 0,
+           "the most the store's data may take on disk: past it the least recently updated "
+           "traces are deleted (0: no bound; retention_days applies either way)"),
     Option("flush_interval_ms", "store.flush_interval_ms", "FLUOROSCOPE_STORE_FLUSH_INTERVAL_MS",
            None, _number(int, 10, 5_000), lambda: 200,
            "how often every changed trace is written (finished ones go every 50 ms at most)"),

@@ -98,3 +98,12 @@ def test_store_sync_is_normal_unless_turned_off():
     assert load({}, {"FLUOROSCOPE_STORE_SYNC": "OFF"}, None).store_sync == "off"
     with pytest.raises(ConfigError, match=r"FLUOROSCOPE_STORE_SYNC 'full'.*normal, off"):
         load({}, {"FLUOROSCOPE_STORE_SYNC": "full"}, None)
+
+
+def test_the_store_has_no_size_bound_unless_given_one():
+    assert load({}, {}, None).store_max_bytes == 0
+    assert (
+        load({}, {"FLUOROSCOPE_STORE_MAX_BYTES": "10737418240"}, None).store_max_bytes == 10 << 30
+    )
+    with pytest.raises(ConfigError, match="FLUOROSCOPE_STORE_MAX_BYTES"):
+        load({}, {"FLUOROSCOPE_STORE_MAX_BYTES": "-1"}, None)

@@ -62,7 +62,11 @@ class Collector:
         self.config = config
         self.registry = Registry()
         self.store = Store(
-            config.data_dir, config.retention_days * 86_400, now, sync=config.store_sync == "normal"
+            config.data_dir,
+            config.retention_days * 86_400,
+            now,
+            sync=config.store_sync == "normal",
+            max_bytes=config.store_max_bytes or None,
         )
         self.spool = self._spool("udp")
         otlp_on = config.otlp_grpc is not None or config.otlp_http is not None
@@ -382,6 +386,11 @@ class Collector:
             "fluoroscope_store_traces_expired",
             "Traces deleted by retention",
             lambda: writer.expired,
+        )
+        registry.counter_reader(
+            "fluoroscope_store_traces_deleted_for_space",
+            "Least recently updated traces deleted to keep the store within store.max_bytes",
+            lambda: writer.deleted_for_space,
         )
         checkpointer = self.store.checkpointer
         registry.counter_reader(

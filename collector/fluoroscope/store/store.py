@@ -63,8 +63,11 @@ class Store:
         now: Callable[[], float] = time.time,
         *,
         sync: bool = True,
+        max_bytes: int | None = None,
     ) -> None:
-        """``sync``: wait for the disk at checkpoints (see the ``store.sync`` option)."""
+        """``sync``: wait for the disk at checkpoints (see the ``store.sync`` option);
+        ``max_bytes``: delete the oldest traces past this size (``store.max_bytes``)."""
+        self._max_bytes = max_bytes
         self.path = data_dir / DATABASE_FILE
         self._retention_s = retention_s
         self._sync = sync
@@ -86,7 +89,11 @@ class Store:
             connection.execute("PRAGMA wal_autocheckpoint = 0")
             checkpointer = Checkpointer(self.path, sync=self._sync)
             writer = TraceWriter(
-                connection, self._retention_s, self._now, after_commit=checkpointer.committed
+                connection,
+                self._retention_s,
+                self._now,
+                after_commit=checkpointer.committed,
+                max_bytes=self._max_bytes,
             )
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the store at {self.path}: {exc}") from exc

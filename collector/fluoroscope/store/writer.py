@@ -35,6 +35,11 @@ RETRY_S = 1.0
 # Retention deletes at most this many traces per transaction, between batches.
 RETENTION_CHUNK = 5_000
 RETENTION_INTERVAL_S = 60.0
+# After a full chunk the next one follows this soon (between batches).
+RETENTION_BUSY_S = 0.25
+# With a bound on the store's size it is looked at this often: at 20,000 segments/s the
+# database grows by about 40 MB/s.
+SIZE_CHECK_INTERVAL_S = 2.0
 STATEMENT_VARIABLES = 8_192
 
 _TRACE_COLUMNS = f"rowid, updated_at, sampled_by, probability, {SUMMARY_COLUMNS}"
@@ -127,10 +132,15 @@ class TraceWriter:
         retention_s: float | None = None,
         now: Callable[[], float] = time.time,
         after_commit: Callable[[], None] | None = None,
+        max_bytes: int | None = None,
     ) -> None:
-        """``after_commit`` is called on the writer thread after every transaction."""
+        """``after_commit`` is called on the writer thread after every transaction;
+        ``max_bytes`` bounds the pages in use (the oldest traces are deleted past it)."""
         self._connection = connection
         self._after_commit = after_commit
+        self._max_bytes = max_bytes
+        (page_size,) = connection.execute("PRAGMA page_size").fetchone()
+        self._page_size: int = page_size
         self._retention_s = retention_s
         self._now = now
         (highest,) = connection.execute("SELECT coalesce(max(rowid), 0) FROM traces").fetchone()
@@ -183,6 +193,7 @@ class TraceWriter:
         # Batches dropped because writing them raised something other than an SQLite error.
         self.dropped_batches = 0
         self.expired = 0
+        self.deleted_for_space = 0
         self.documents_written = 0
         self.traces_written = 0
 
@@ -301,13 +312,15 @@ class TraceWriter:
                 batch = self._queue.get(timeout=1.0)
             except queue.Empty:
                 batch = None
-                if not self._stopping.is_set():
-                    if self._now() >= next_retention:
-                        next_retention = self._now() + self._expire()
-                    continue
-            if batch is None:
-                return
-            self._commit(batch)
+                if self._stopping.is_set():
+                    return
+            else:
+                if batch is None:
+                    return
+                self._commit(batch)
+            # Between batches, also while they never stop coming.
+            if self._now() >= next_retention:
+                next_retention = self._now() + self._expire()
 
     def _commit(self, batch: WriteBatch) -> None:
         while True:
@@ -340,28 +353,44 @@ class TraceWriter:
                 log.exception("a commit callback failed")
 
     def _expire(self) -> float:
-        """Delete a chunk of expired traces; return when to look again."""
-        if self._retention_s is None:
-            return RETENTION_INTERVAL_S
+        """Delete a chunk of traces past their age, or past the size bound; return when to
+        look again."""
+        interval = RETENTION_INTERVAL_S if self._max_bytes is None else SIZE_CHECK_INTERVAL_S
         try:
-            deleted = self.delete_expired(self._now() - self._retention_s, RETENTION_CHUNK)
-        except StoreError as exc:
+            if self._retention_s is not None:
+                deleted = self.delete_expired(self._now() - self._retention_s, RETENTION_CHUNK)
+                self.expired += deleted
+                if deleted == RETENTION_CHUNK:
+                    return RETENTION_BUSY_S
+            if self._max_bytes is not None and self.used_bytes() > self._max_bytes:
+                self.deleted_for_space += self.delete_expired(None, RETENTION_CHUNK)
+                return RETENTION_BUSY_S
+        except (StoreError, sqlite3.Error) as exc:
             log.error("retention failed: %s", exc)
-            return RETENTION_INTERVAL_S
-        self.expired += deleted
-        return 1.0 if deleted == RETENTION_CHUNK else RETENTION_INTERVAL_S
+        return interval
 
-    def delete_expired(self, cutoff: float, limit: int) -> int:
-        """Delete up to ``limit`` whole traces last updated before ``cutoff``; return how many."""
+    def used_bytes(self) -> int:
+        """Bytes of the database's pages that hold data (free pages are reused first)."""
         connection = self._connection
-        (rowids,) = connection.execute(
-            "SELECT json_group_array(rowid) FROM "
-            "(SELECT rowid FROM traces WHERE updated_at < ? ORDER BY updated_at LIMIT ?)",
-            (cutoff, limit),
+        (pages,) = connection.execute("PRAGMA page_count").fetchone()
+        (free,) = connection.execute("PRAGMA freelist_count").fetchone()
+        return int((pages - free) * self._page_size)
+
+    def delete_expired(self, cutoff: float | None, limit: int) -> int:
+        """Delete up to ``limit`` whole traces, least recently updated first, of those last
+        updated before ``cutoff`` (any, with None); return how many."""
+        connection = self._connection
+        (rowids, newest) = connection.execute(
+            "SELECT json_group_array(rowid), max(updated_at) FROM "
+            "(SELECT rowid, updated_at FROM traces WHERE updated_at < ? "
+            "ORDER BY updated_at LIMIT ?)",
+            (float("inf") if cutoff is None else cutoff, limit),
         ).fetchone()
         count = len(orjson.loads(rowids))
         if not count:
             return 0
+        # Graph statistics older than the oldest kept trace go too (hours once whole).
+        graph_cutoff = newest if cutoff is None else cutoff
         try:
             connection.execute("BEGIN")
             for table, column in (
@@ -374,9 +403,8 @@ class TraceWriter:
                     f"DELETE FROM {table} WHERE {column} IN (SELECT value FROM json_each(?))",
                     (rowids,),
                 )
-            # Graph statistics older than the oldest kept trace go too (hours once whole).
-            connection.execute("DELETE FROM graph_minutes WHERE minute < ?", (cutoff - 60,))
-            connection.execute("DELETE FROM graph_hours WHERE minute < ?", (cutoff - 3600,))
+            connection.execute("DELETE FROM graph_minutes WHERE minute < ?", (graph_cutoff - 60,))
+            connection.execute("DELETE FROM graph_hours WHERE minute < ?", (graph_cutoff - 3600,))
             connection.execute("COMMIT")
         except sqlite3.Error as exc:
             if connection.in_transaction:

@@ -516,6 +516,74 @@ def test_retention_with_nothing_expired_deletes_nothing(store, trace_write, make
     assert set(store.load([TRACE_ID])) == {TRACE_ID}
 
 
+def test_retention_runs_between_batches_that_never_stop_coming(
+    make_store, trace_write, make_document, clock, wait_until
+):
+    """A writer that is never idle for a second still deletes what is past its age."""
+    store = make_store(retention_s=100.0, now=clock)
+    old = trace_write(make_document(), trace_id=f"1-{EPOCH:08x}-{1:024x}")
+    commit(store, [old], now=clock())
+    clock.advance(200.0)
+    fresh = iter(range(2, 10_000))
+
+    def keep_writing() -> bool:
+        trace_id = f"1-{EPOCH:08x}-{next(fresh):024x}"
+        commit(store, [trace_write(make_document(), trace_id=trace_id)], now=clock())
+        return not store.load([old.record.trace_id])
+
+    assert wait_until(keep_writing)
+    assert store.writer.expired == 1
+    assert store.writer.deleted_for_space == 0
+
+
+def test_past_the_size_bound_the_least_recently_updated_traces_go(
+    make_store, trace_write, make_document, clock, wait_until
+):
+    """With store.max_bytes, whole traces are deleted, oldest update first, until under it."""
+    store = make_store(now=clock, max_bytes=1)  # always over: everything goes, in time
+    writes = [trace_write(make_document(), trace_id=f"1-{EPOCH:08x}-{n:024x}") for n in (1, 2)]
+    for n, write in enumerate(writes):
+        commit(store, [write], now=clock() + n)
+    ids = [write.record.trace_id for write in writes]
+    clock.advance(10.0)
+
+    assert wait_until(lambda: not store.load(ids))
+    assert store.writer.deleted_for_space == 2
+    assert store.writer.expired == 0
+
+
+def test_without_a_size_bound_nothing_goes_for_space(make_store, trace_write, make_document, clock):
+    store = make_store(now=clock)
+    commit(store, [trace_write(make_document())], now=clock())
+    clock.advance(10.0)
+    commit(store, [trace_write(make_document(), trace_id=OTHER_TRACE_ID)], now=clock())
+
+    assert set(store.load([TRACE_ID, OTHER_TRACE_ID])) == {TRACE_ID, OTHER_TRACE_ID}
+    assert store.writer.deleted_for_space == 0
+
+
+def test_deleting_for_space_takes_the_least_recently_updated_and_frees_pages(
+    store, trace_write, make_document
+):
+    writes = [
+        trace_write(
+            make_document(metadata={"pad": "x" * 8_000}), trace_id=f"1-{EPOCH:08x}-{n:024x}"
+        )
+        for n in range(1, 41)
+    ]
+    for n, write in enumerate(writes):
+        commit(store, [write], now=1000.0 + n)
+    used = store.writer.used_bytes()
+
+    deleted = store.writer.delete_expired(None, 30)
+
+    assert deleted == 30
+    assert set(store.load([w.record.trace_id for w in writes])) == {
+        w.record.trace_id for w in writes[30:]
+    }
+    assert store.writer.used_bytes() < used
+
+
 def test_a_batch_larger_than_one_statement_is_written_whole(store, trace_write, make_document):
     """Rows go out in multi-row statements of several sizes; none is lost at the seams."""
     writes = [
