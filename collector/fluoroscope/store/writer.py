@@ -320,7 +320,7 @@ class TraceWriter:
                 self._commit(batch)
             # Between batches, also while they never stop coming.
             if self._now() >= next_retention:
-                next_retention = self._now() + self._expire()
+                next_retention = self._now() + self.expire()
 
     def _commit(self, batch: WriteBatch) -> None:
         while True:
@@ -352,9 +352,9 @@ class TraceWriter:
             except Exception:  # a caller's callback must never stop the writer
                 log.exception("a commit callback failed")
 
-    def _expire(self) -> float:
+    def expire(self) -> float:
         """Delete a chunk of traces past their age, or past the size bound; return when to
-        look again."""
+        look again. Runs on the writer thread (or in tests, on a writer not started)."""
         interval = RETENTION_INTERVAL_S if self._max_bytes is None else SIZE_CHECK_INTERVAL_S
         try:
             if self._retention_s is not None:

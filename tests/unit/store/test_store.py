@@ -13,12 +13,14 @@ from fluoroscope.model.summary import summarize
 from fluoroscope.model.trace import TraceTree
 from fluoroscope.store import checkpointer as checkpointer_module
 from fluoroscope.store import summary_codec
+from fluoroscope.store import writer as writer_module
 from fluoroscope.store.checkpointer import Checkpointer
 from fluoroscope.store.memory import InMemoryTraceSink
 from fluoroscope.store.schema import MIGRATIONS, migrate
 from fluoroscope.store.sqlite import DATABASE_FILE, PAGE_SIZE, connect
 from fluoroscope.store.store import Store
 from fluoroscope.store.types import SummaryQuery, TimeRange, TraceWrite, record_of, service_rows
+from fluoroscope.store.writer import TraceWriter
 from fluoroscope.translate.xray_json import parse_document
 
 TRACE_ID = "1-6b065e19-de34471773fb7a0c55f48339"
@@ -539,7 +541,7 @@ def test_retention_runs_between_batches_that_never_stop_coming(
 def test_past_the_size_bound_the_least_recently_updated_traces_go(
     make_store, trace_write, make_document, clock, wait_until
 ):
-    """With store.max_bytes, whole traces are deleted, oldest update first, until under it."""
+    """With store.max_bytes, the writer thread deletes whole traces while over the bound."""
     store = make_store(now=clock, max_bytes=1)  # always over: everything goes, in time
     writes = [trace_write(make_document(), trace_id=f"1-{EPOCH:08x}-{n:024x}") for n in (1, 2)]
     for n, write in enumerate(writes):
@@ -552,14 +554,44 @@ def test_past_the_size_bound_the_least_recently_updated_traces_go(
     assert store.writer.expired == 0
 
 
-def test_without_a_size_bound_nothing_goes_for_space(make_store, trace_write, make_document, clock):
-    store = make_store(now=clock)
-    commit(store, [trace_write(make_document())], now=clock())
-    clock.advance(10.0)
-    commit(store, [trace_write(make_document(), trace_id=OTHER_TRACE_ID)], now=clock())
+@pytest.fixture
+def idle_writer(tmp_path, trace_write, make_document):
+    """A writer whose thread is not started, over a store of two traces: ``(max_bytes)``."""
+    connections = []
 
-    assert set(store.load([TRACE_ID, OTHER_TRACE_ID])) == {TRACE_ID, OTHER_TRACE_ID}
-    assert store.writer.deleted_for_space == 0
+    def make(max_bytes):
+        connection = connect(tmp_path / f"{len(connections)}.db", readonly=False, cache_kib=256)
+        connections.append(connection)
+        migrate(connection)
+        writer = TraceWriter(connection, retention_s=86_400.0, max_bytes=max_bytes)
+        for trace_id in (TRACE_ID, OTHER_TRACE_ID):
+            writer.write(
+                writer.prepare([trace_write(make_document(), trace_id=trace_id)], time.time())
+            )
+        return writer
+
+    yield make
+    for connection in connections:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    ("max_bytes", "deleted", "again_in"),
+    [
+        (1, 2, writer_module.RETENTION_BUSY_S),
+        (1 << 30, 0, writer_module.SIZE_CHECK_INTERVAL_S),
+        (None, 0, writer_module.RETENTION_INTERVAL_S),
+    ],
+    ids=["over the bound", "within the bound", "no bound"],
+)
+def test_a_retention_pass_deletes_for_space_only_past_the_bound(
+    idle_writer, max_bytes, deleted, again_in
+):
+    writer = idle_writer(max_bytes)
+
+    assert writer.expire() == again_in
+    assert writer.deleted_for_space == deleted
+    assert writer.expired == 0
 
 
 def test_deleting_for_space_takes_the_least_recently_updated_and_frees_pages(
