@@ -332,6 +332,8 @@ class Collector:
             return "the store writer is not running"
         if not writer.healthy:
             return f"the store is failing: {writer.last_error}"
+        if not self.store.checkpointer.alive:
+            return "the store's checkpoint thread is not running"
         return None
 
     def _register_gauges(self) -> None:

@@ -61,6 +61,11 @@ class Checkpointer:
         )
         self._worker.start()
 
+    @property
+    def alive(self) -> bool:
+        """Whether the checkpoint thread is running."""
+        return self._worker is not None and self._worker.is_alive()
+
     def committed(self) -> None:
         """Tell the thread that a transaction committed (called by the writer thread)."""
         self._committed.set()
@@ -104,9 +109,12 @@ class Checkpointer:
             self._committed.clear()
             try:
                 self.checkpoint()
-            except sqlite3.Error as exc:
+            except Exception as exc:  # the WAL would grow without end if this thread stopped
                 self.errors += 1
-                log.error("WAL checkpoint failed, retrying in %.0f s: %s", RETRY_S, exc)
+                if isinstance(exc, sqlite3.Error):
+                    log.error("WAL checkpoint failed, retrying in %.0f s: %s", RETRY_S, exc)
+                else:
+                    log.exception("WAL checkpoint failed, retrying in %.0f s", RETRY_S)
                 self._committed.set()  # what was committed is still to be copied
                 if self._stopping.wait(RETRY_S):
                     return

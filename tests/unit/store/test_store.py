@@ -309,6 +309,37 @@ def test_a_restart_gives_up_on_a_slow_reader_and_succeeds_after_it(tmp_path, mon
         writer.close()
 
 
+def test_the_checkpoint_thread_outlives_a_failed_checkpoint(tmp_path, monkeypatch, wait_until):
+    """A checkpoint that raises is counted and tried again; the thread keeps running."""
+    monkeypatch.setattr(checkpointer_module, "RETRY_S", 0.01)
+    monkeypatch.setattr(checkpointer_module, "INTERVAL_S", 0.01)
+    path = tmp_path / DATABASE_FILE
+    writer = connect(path, readonly=False, cache_kib=256)
+    migrate(writer)
+    checkpointer = Checkpointer(path, sync=True)
+    works = checkpointer.checkpoint
+    failures = iter([RuntimeError("a bug"), sqlite3.OperationalError("disk I/O error")])
+
+    def fail_twice():
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        works()
+
+    checkpointer.checkpoint = fail_twice
+    checkpointer.start()
+    try:
+        checkpointer.committed()
+
+        assert wait_until(lambda: checkpointer.passive >= 1)
+        assert checkpointer.errors == 2
+        assert checkpointer.alive
+    finally:
+        checkpointer.stop(1.0)
+        writer.close()
+    assert not checkpointer.alive
+
+
 # --- writes and loads ------------------------------------------------------------------------
 
 
