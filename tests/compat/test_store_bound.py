@@ -16,7 +16,10 @@ def _send(recorder, count):
 
 def test_a_store_over_its_bound_deletes_whole_traces(make_collector, make_client, make_recorder):
     """A bound smaller than any store: whatever is written is soon deleted, and counted."""
-    collector = make_collector(FLUOROSCOPE_STORE_MAX_BYTES="1")
+    # Traces the assembler may still hold are kept: for about 1.7 s with these settings.
+    collector = make_collector(
+        FLUOROSCOPE_STORE_MAX_BYTES="1", FLUOROSCOPE_ASSEMBLY_IDLE_TIMEOUT_S="0.5"
+    )
     client = make_client(collector)
 
     trace_ids = _send(make_recorder(collector), 3)

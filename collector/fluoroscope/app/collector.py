@@ -67,6 +67,7 @@ class Collector:
             now,
             sync=config.store_sync == "normal",
             max_bytes=config.store_max_bytes or None,
+            keep_recent_s=_in_flight_s(config),
         )
         self.spool = self._spool("udp")
         otlp_on = config.otlp_grpc is not None or config.otlp_http is not None
@@ -436,3 +437,10 @@ class Collector:
             "Flushes waiting for a summary helper's answer before they are written",
             lambda: assembler.waiting,
         )
+
+
+def _in_flight_s(config: Config) -> float:
+    """How long after its last write a trace may still be held by the assembler: retention
+    leaves it alone until then."""
+    held = max(config.assembly_idle_timeout_s, config.assembly_complete_linger_s)
+    return held + config.flush_interval_ms / 1000 + 1.0

@@ -64,10 +64,13 @@ class Store:
         *,
         sync: bool = True,
         max_bytes: int | None = None,
+        keep_recent_s: float = 0.0,
     ) -> None:
         """``sync``: wait for the disk at checkpoints (see the ``store.sync`` option);
-        ``max_bytes``: delete the oldest traces past this size (``store.max_bytes``)."""
+        ``max_bytes``: delete the oldest traces past this size (``store.max_bytes``);
+        ``keep_recent_s``: never delete traces updated within this long (in flight)."""
         self._max_bytes = max_bytes
+        self._keep_recent_s = keep_recent_s
         self.path = data_dir / DATABASE_FILE
         self._retention_s = retention_s
         self._sync = sync
@@ -94,6 +97,7 @@ class Store:
                 self._now,
                 after_commit=checkpointer.committed,
                 max_bytes=self._max_bytes,
+                keep_recent_s=self._keep_recent_s,
             )
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the store at {self.path}: {exc}") from exc

@@ -133,9 +133,12 @@ class TraceWriter:
         now: Callable[[], float] = time.time,
         after_commit: Callable[[], None] | None = None,
         max_bytes: int | None = None,
+        keep_recent_s: float = 0.0,
     ) -> None:
         """``after_commit`` is called on the writer thread after every transaction;
-        ``max_bytes`` bounds the pages in use (the oldest traces are deleted past it)."""
+        ``max_bytes`` bounds the pages in use (the oldest traces are deleted past it);
+        retention never deletes traces updated within ``keep_recent_s``."""
+        self._keep_recent_s = keep_recent_s
         self._connection = connection
         self._after_commit = after_commit
         self._max_bytes = max_bytes
@@ -354,17 +357,25 @@ class TraceWriter:
 
     def expire(self) -> float:
         """Delete a chunk of traces past their age, or past the size bound; return when to
-        look again. Runs on the writer thread (or in tests, on a writer not started)."""
+        look again. Runs on the writer thread (or in tests, on a writer not started).
+
+        Traces updated within ``keep_recent_s`` are never deleted: the assembler may still
+        hold them, and would write only their newer documents back.
+        """
         interval = RETENTION_INTERVAL_S if self._max_bytes is None else SIZE_CHECK_INTERVAL_S
+        now = self._now()
+        recent = now - self._keep_recent_s
         try:
             if self._retention_s is not None:
-                deleted = self.delete_expired(self._now() - self._retention_s, RETENTION_CHUNK)
+                deleted = self.delete_expired(min(now - self._retention_s, recent), RETENTION_CHUNK)
                 self.expired += deleted
                 if deleted == RETENTION_CHUNK:
                     return RETENTION_BUSY_S
             if self._max_bytes is not None and self.used_bytes() > self._max_bytes:
-                self.deleted_for_space += self.delete_expired(None, RETENTION_CHUNK)
-                return RETENTION_BUSY_S
+                deleted = self.delete_expired(recent, RETENTION_CHUNK)
+                self.deleted_for_space += deleted
+                if deleted:
+                    return RETENTION_BUSY_S
         except (StoreError, sqlite3.Error) as exc:
             log.error("retention failed: %s", exc)
         return interval
@@ -376,21 +387,21 @@ class TraceWriter:
         (free,) = connection.execute("PRAGMA freelist_count").fetchone()
         return int((pages - free) * self._page_size)
 
-    def delete_expired(self, cutoff: float | None, limit: int) -> int:
+    def delete_expired(self, cutoff: float, limit: int) -> int:
         """Delete up to ``limit`` whole traces, least recently updated first, of those last
-        updated before ``cutoff`` (any, with None); return how many."""
+        updated before ``cutoff``; return how many."""
         connection = self._connection
         (rowids, newest) = connection.execute(
             "SELECT json_group_array(rowid), max(updated_at) FROM "
             "(SELECT rowid, updated_at FROM traces WHERE updated_at < ? "
             "ORDER BY updated_at LIMIT ?)",
-            (float("inf") if cutoff is None else cutoff, limit),
+            (cutoff, limit),
         ).fetchone()
         count = len(orjson.loads(rowids))
         if not count:
             return 0
         # Graph statistics older than the oldest kept trace go too (hours once whole).
-        graph_cutoff = newest if cutoff is None else cutoff
+        graph_cutoff = min(cutoff, newest)
         try:
             connection.execute("BEGIN")
             for table, column in (

@@ -587,14 +587,16 @@ def test_past_the_size_bound_the_least_recently_updated_traces_go(
 
 @pytest.fixture
 def idle_writer(tmp_path, trace_write, make_document):
-    """A writer whose thread is not started, over a store of two traces: ``(max_bytes)``."""
+    """A writer whose thread is not started, over a store of two traces just written."""
     connections = []
 
-    def make(max_bytes):
+    def make(max_bytes, retention_s=86_400.0, keep_recent_s=0.0):
         connection = connect(tmp_path / f"{len(connections)}.db", readonly=False, cache_kib=256)
         connections.append(connection)
         migrate(connection)
-        writer = TraceWriter(connection, retention_s=86_400.0, max_bytes=max_bytes)
+        writer = TraceWriter(
+            connection, retention_s, max_bytes=max_bytes, keep_recent_s=keep_recent_s
+        )
         for trace_id in (TRACE_ID, OTHER_TRACE_ID):
             writer.write(
                 writer.prepare([trace_write(make_document(), trace_id=trace_id)], time.time())
@@ -625,6 +627,14 @@ def test_a_retention_pass_deletes_for_space_only_past_the_bound(
     assert writer.expired == 0
 
 
+def test_traces_the_assembler_may_still_hold_are_never_deleted(idle_writer):
+    """Neither for space nor for age: a deleted trace in flight would come back partial."""
+    writer = idle_writer(1, retention_s=0.001, keep_recent_s=3600.0)
+
+    assert writer.expire() == writer_module.SIZE_CHECK_INTERVAL_S
+    assert (writer.deleted_for_space, writer.expired) == (0, 0)
+
+
 def test_deleting_for_space_takes_the_least_recently_updated_and_frees_pages(
     store, trace_write, make_document
 ):
@@ -638,7 +648,7 @@ def test_deleting_for_space_takes_the_least_recently_updated_and_frees_pages(
         commit(store, [write], now=1000.0 + n)
     used = store.writer.used_bytes()
 
-    deleted = store.writer.delete_expired(None, 30)
+    deleted = store.writer.delete_expired(float("inf"), 30)
 
     assert deleted == 30
     assert set(store.load([w.record.trace_id for w in writes])) == {
