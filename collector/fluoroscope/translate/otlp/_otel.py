@@ -1,9 +1,10 @@
 """``metadata.otel``: what a span has that the rest of its document does not give back.
 
 A document made from a span is read back into a span (``_from_xray``) and compared with the
-original; only the differences are written, in OTLP/JSON form (camelCase keys, int64 as strings,
-ids in hex), so that a document from an X-Ray SDK read as a span and written again carries no
-``otel`` namespace, and a span written and read again is the span it was:
+original; only the differences are written (by ``_otel_diff``), in OTLP/JSON form (camelCase
+keys, int64 as strings, ids in hex), so that a document from an X-Ray SDK read as a span and
+written again carries no ``otel`` namespace, and a span written and read again is the span it
+was:
 
 ==========================  ================================================================
 ``name``, ``kind``          the span name and kind, when the document's differ
@@ -38,7 +39,6 @@ from fluoroscope.translate.otlp._values import (
     Value,
     attributes_from_key_values,
     is_value,
-    key_values,
 )
 
 _UINT64_MAX = 2**64 - 1
@@ -111,7 +111,7 @@ class Otel(msgspec.Struct, rename="camel"):
 
 
 def read(namespace: Any) -> Otel | None:
-    """The ``otel`` namespace of a document, if it has the shape written here."""
+    """The ``otel`` namespace of a document, if it has the shape ``_otel_diff`` writes."""
     if namespace is None:
         return None
     try:
@@ -135,62 +135,6 @@ def _valid(otel: Otel) -> bool:
     return all(is_value(item.value) for items in lists for item in items) and all(
         time is None or int(time) <= _UINT64_MAX for time in times
     )
-
-
-def describe(
-    span: SpanRecord,
-    document_span: SpanRecord,
-    resource: ResourceRecord,
-    document_resource: Attributes,
-    scope: ScopeRecord,
-    renamed: dict[str, str],
-) -> dict[str, Any]:
-    """What ``span`` (with its resource and scope) has that ``document_span`` lacks."""
-    out: dict[str, Any] = {}
-    if span.name != document_span.name:
-        out["name"] = span.name
-    if span.kind != document_span.kind:
-        out["kind"] = span.kind
-    if span.start != document_span.start:
-        out["startTimeUnixNano"] = str(span.start)
-    if span.end != document_span.end:
-        out["endTimeUnixNano"] = str(span.end)
-    if span.trace_state:
-        out["traceState"] = span.trace_state
-    if span.flags:
-        out["flags"] = span.flags
-    _attribute_difference(out, span.attributes, document_span.attributes)
-    if span.dropped_attributes_count:
-        out["droppedAttributesCount"] = span.dropped_attributes_count
-    if span.events != document_span.events:
-        out["events"] = span.events
-    if span.dropped_events_count:
-        out["droppedEventsCount"] = span.dropped_events_count
-    if span.links != document_span.links:
-        out["links"] = span.links
-    if span.dropped_links_count:
-        out["droppedLinksCount"] = span.dropped_links_count
-    status = (span.status_code, span.status_message)
-    if status != (document_span.status_code, document_span.status_message):
-        out["status"] = {
-            key: value
-            for key, value in (("code", span.status_code), ("message", span.status_message))
-            if value
-        }
-    resource_out: dict[str, Any] = {}
-    _attribute_difference(resource_out, resource.attributes, document_resource)
-    if resource.dropped_attributes_count:
-        resource_out["droppedAttributesCount"] = resource.dropped_attributes_count
-    if resource.schema_url:
-        resource_out["schemaUrl"] = resource.schema_url
-    if resource_out:
-        out["resource"] = resource_out
-    scope_out = scope.to_json()
-    if scope_out:
-        out["scope"] = scope_out
-    if renamed:
-        out["annotationKeys"] = renamed
-    return out
 
 
 def apply_resource(otel: Otel | None, attributes: Attributes) -> ResourceRecord:
@@ -261,15 +205,6 @@ def apply(
         dropped_events_count=otel.dropped_events_count,
         dropped_links_count=otel.dropped_links_count,
     )
-
-
-def _attribute_difference(out: dict[str, Any], actual: Attributes, implied: Attributes) -> None:
-    changed = {key: value for key, value in actual.items() if implied.get(key) != value}
-    if changed:
-        out["attributes"] = key_values(changed)
-    absent = [key for key in implied if key not in actual]
-    if absent:
-        out["absentAttributes"] = absent
 
 
 def _apply_attributes(

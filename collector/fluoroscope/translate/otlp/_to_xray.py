@@ -5,7 +5,7 @@ other an independent subsegment (``type: "subsegment"``, its ``trace_id``, ``par
 parent span id), which the assembler folds under its parent like any streamed subsegment. Ids and
 times: ``_ids``; names: ``_names``; fields: the facets (``_http``, ``_aws``, ``_sql``,
 ``_cause``, ``_resource``, ``_annotations``, ``_fields``); and whatever the document cannot say is
-kept under ``metadata.otel`` (``_otel``), found by reading the document back into a span and
+kept under ``metadata.otel`` (``_otel_diff``), found by reading the document back into a span and
 comparing.
 
 Where this differs from the exporter: one span is always one document (the exporter splits
@@ -23,7 +23,15 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from fluoroscope.errors import DocumentError
-from fluoroscope.translate.otlp import _annotations, _aws, _cause, _http, _otel, _resource, _sql
+from fluoroscope.translate.otlp import (
+    _annotations,
+    _aws,
+    _cause,
+    _http,
+    _otel_diff,
+    _resource,
+    _sql,
+)
 from fluoroscope.translate.otlp._fields import field_path, place
 from fluoroscope.translate.otlp._from_xray import implied_resource, implied_span
 from fluoroscope.translate.otlp._ids import seconds, xray_span_id, xray_trace_id
@@ -292,4 +300,4 @@ def _describe(
         renamed=renamed,
         extras=extras,
     )
-    return _otel.describe(record, implied, resource.record, implied_attributes, scope, renamed)
+    return _otel_diff.describe(record, implied, resource.record, implied_attributes, scope, renamed)
