@@ -17,7 +17,7 @@ from fluoroscope.store import writer as writer_module
 from fluoroscope.store.checkpointer import Checkpointer
 from fluoroscope.store.memory import InMemoryTraceSink
 from fluoroscope.store.schema import MIGRATIONS, migrate
-from fluoroscope.store.sqlite import DATABASE_FILE, PAGE_SIZE, connect
+from fluoroscope.store.sqlite import DATABASE_FILE, PAGE_SIZE, WAL_SIZE_LIMIT, connect
 from fluoroscope.store.store import Store
 from fluoroscope.store.types import SummaryQuery, TimeRange, TraceWrite, record_of, service_rows
 from fluoroscope.store.writer import TraceWriter
@@ -120,6 +120,29 @@ def test_the_writer_waits_for_the_disk_unless_told_not_to(tmp_path):
             assert connection.execute("PRAGMA synchronous").fetchone() == (expected,)
         finally:
             connection.close()
+
+
+def test_a_wal_grown_by_a_burst_is_cut_back_when_it_starts_again(tmp_path):
+    """The WAL file shrinks to WAL_SIZE_LIMIT at the next restart of the log."""
+    path = tmp_path / DATABASE_FILE
+    writer = connect(path, readonly=False, cache_kib=256)
+    try:
+        writer.execute("PRAGMA wal_autocheckpoint = 0")
+        limit = writer.execute("PRAGMA journal_size_limit").fetchone()[0]
+        writer.execute("CREATE TABLE blobs (data BLOB)")
+        writer.execute("BEGIN")
+        for _ in range(limit // (1 << 20) + 16):  # a burst past the limit
+            writer.execute("INSERT INTO blobs VALUES (zeroblob(1048576))")
+        writer.execute("COMMIT")
+        wal = path.with_name(path.name + "-wal")
+        grown = wal.stat().st_size
+        writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        writer.execute("INSERT INTO blobs VALUES (x'00')")  # starts the log again
+
+        assert grown > limit == WAL_SIZE_LIMIT
+        assert wal.stat().st_size <= limit
+    finally:
+        writer.close()
 
 
 def test_a_new_store_has_pages_of_16_kib(database):
