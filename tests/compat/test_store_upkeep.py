@@ -1,9 +1,10 @@
-"""store.max_bytes: past the bound the least recently updated traces are deleted."""
+"""The store's upkeep in a running collector: WAL checkpoints, and deletion past store.max_bytes."""
 
-from tests.compat.queries import get_traces, wait_for_metric
+from tests.compat.queries import eventually, get_traces, wait_for_metric, wait_for_traces
 
 DELETED = "fluoroscope_store_traces_deleted_for_space_total"
 WRITTEN = "fluoroscope_store_documents_written_total"
+CHECKPOINTS = "fluoroscope_store_checkpoints_total"
 
 
 def _send(recorder, count):
@@ -29,3 +30,18 @@ def test_a_store_over_its_bound_deletes_whole_traces(make_collector, make_client
     assert get_traces(client, trace_ids) == {}
     reply = client.get_trace_summaries(StartTime=0, EndTime=4_000_000_000)
     assert reply["TraceSummaries"] == []
+
+
+def test_commits_are_checkpointed_beside_the_writer(collector, xray, make_recorder):
+    """The shared collector copies what it commits into the database on its checkpoint thread."""
+    before = collector.metrics().value(CHECKPOINTS)
+
+    trace_ids = _send(make_recorder(collector), 2)
+    wait_for_traces(xray, trace_ids)
+
+    eventually(
+        lambda: True if collector.metrics().value(CHECKPOINTS) > before else None,
+        "a checkpoint after the commit",
+    )
+    assert collector.metrics().value("fluoroscope_store_checkpoint_errors_total") == 0
+    assert collector.get("/healthz")[0] == 200
