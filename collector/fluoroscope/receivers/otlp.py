@@ -4,8 +4,9 @@ them to the pipeline, and wait until they are stored.
 Translation runs off the event loop, on helper processes (``otlp_translation``); the documents
 it returns are validated on a thread of the collector. The answer follows the OTLP
 specification: spans that cannot become valid documents are counted in ``partial_success``
-with a message naming the reasons; a full pipeline is a retryable refusal, so that senders
-back off and resend instead of losing data; nothing is acknowledged before it is durable.
+with a message naming the reasons; a pipeline that stays full for a second after translation
+is a retryable refusal, so that senders back off and resend instead of losing data; nothing is
+acknowledged before it is durable.
 
 When translation is behind, a protobuf request is checked (it must decode) and written whole to
 a disk spool, and acknowledged then: it is durable there, and it is translated and stored as
@@ -48,8 +49,10 @@ Ingest = Callable[[str, list[Document], int, Callable[[Refusals], None]], bool]
 TRANSLATION_BACKLOG_BYTES = 4 << 20
 # Spooled requests are replayed while the backlog is under this, leaving room for new ones.
 REPLAY_BACKLOG_BYTES = TRANSLATION_BACKLOG_BYTES // 2
-# How often the replay looks again when it has nothing to do or no room to do it.
+# How often the replay, or a translated request, looks again for room in the pipeline.
 REPLAY_POLL_S = 0.02
+# How long a translated request waits for room in the pipeline before it is refused for retry.
+ROOM_WAIT_S = 1.0
 # A spooled request starts with the transport it came by.
 _TRANSPORT_TAGS = {"grpc": b"g", "http": b"h"}
 _TAG_TRANSPORTS = {tag: transport for transport, tag in _TRANSPORT_TAGS.items()}
@@ -145,24 +148,26 @@ class OtlpIngest:
                 return Outcome(0, "")
             self._busy.child(transport, "translation_backlog").inc()
             raise Busy("the collector is behind translating requests")
+        loop = asyncio.get_running_loop()
+        stored: asyncio.Future[Refusals] = loop.create_future()
+
+        def acknowledge(refusals: Refusals) -> None:
+            loop.call_soon_threadsafe(_resolve, stored, refusals)
+
+        # Counted in the backlog until handed to the pipeline, so that requests arriving while
+        # this one waits for room go to the spool instead of queueing behind it.
         self._backlog += len(body)
         try:
             documents, size, reasons = await self._translate(body, encoding, transport)
+            if documents and not await self._hand_over(transport, documents, size, acknowledge):
+                self._busy.child(transport, "pipeline_full").inc()
+                raise Busy("the collector's pipeline is full")
         except TranslatorUnavailable as exc:
             self._busy.child(transport, "translator_restarted").inc()
             raise Busy(str(exc)) from None
         finally:
             self._backlog -= len(body)
         if documents:
-            loop = asyncio.get_running_loop()
-            stored: asyncio.Future[Refusals] = loop.create_future()
-
-            def acknowledge(refusals: Refusals) -> None:
-                loop.call_soon_threadsafe(_resolve, stored, refusals)
-
-            if not self._ingest(f"otlp_{transport}", documents, size, acknowledge):
-                self._busy.child(transport, "pipeline_full").inc()
-                raise Busy("the collector's pipeline is full")
             try:
                 late = await asyncio.wait_for(asyncio.shield(stored), self._ack_timeout)
             except TimeoutError:
@@ -174,6 +179,23 @@ class OtlpIngest:
         rejected = sum(reasons.values())
         message = "; ".join(f"{count} {reason}" for reason, count in sorted(reasons.items()))
         return Outcome(rejected, message)
+
+    async def _hand_over(
+        self,
+        transport: str,
+        documents: list[Document],
+        size: int,
+        acknowledge: Callable[[Refusals], None],
+    ) -> bool:
+        """Offer a request's documents to the pipeline, waiting up to ROOM_WAIT_S for room:
+        translating them again after the sender retries would cost more than the wait."""
+        deadline = asyncio.get_running_loop().time() + ROOM_WAIT_S
+        source = f"otlp_{transport}"
+        while not self._ingest(source, documents, size, acknowledge):
+            if self._stopping or asyncio.get_running_loop().time() >= deadline:
+                return False
+            await asyncio.sleep(REPLAY_POLL_S)
+        return True
 
     async def _translate(
         self, body: bytes, encoding: str, transport: str

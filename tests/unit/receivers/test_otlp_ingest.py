@@ -6,7 +6,10 @@ from pathlib import Path
 
 import orjson
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans
 
+from fluoroscope.receivers import otlp as otlp_module
 from fluoroscope.receivers.otlp import (
     REPLAY_BACKLOG_BYTES,
     TRANSLATION_BACKLOG_BYTES,
@@ -166,5 +169,84 @@ def test_stopping_leaves_the_rest_spooled_and_drops_nothing_taken(tmp_path):
             await otlp.stop(2.0)
         assert 8 <= len(pipeline.handed) < 20
         assert len(pipeline.handed) + spool.depth == 20
+
+    asyncio.run(run())
+
+
+class AckingPipeline:
+    """An ingest callable with no room until ``room`` is set; then it stores at once."""
+
+    def __init__(self) -> None:
+        self.room = False
+        self.offers = 0
+
+    def __call__(self, source: str, documents: list[object], size: int, ack) -> bool:
+        self.offers += 1
+        if self.room:
+            ack([])
+        return self.room
+
+
+def test_a_translated_request_waits_a_moment_for_room_in_the_pipeline():
+    """Room that comes within the wait takes the request: no refusal, no second translation."""
+
+    async def run() -> None:
+        registry = Registry()
+        pipeline = AckingPipeline()
+        translator = CountingTranslator()
+        with ThreadPoolExecutor(1) as threads:
+            ingest = OtlpIngest(pipeline, translator, threads, registry, 1.0, frozenset())  # type: ignore[arg-type]
+            export = asyncio.create_task(ingest.export(b"x", PROTOBUF, "grpc"))
+            await asyncio.sleep(0.2)
+            assert not export.done()
+            pipeline.room = True
+            outcome = await asyncio.wait_for(export, 5.0)
+        assert outcome.rejected == 0
+        assert pipeline.offers > 2
+        assert translator.calls == 1
+        assert refusals(registry, "pipeline_full") == 0
+
+    asyncio.run(run())
+
+
+def test_a_pipeline_full_for_longer_than_the_wait_is_refused_for_retry(monkeypatch):
+    async def run() -> None:
+        registry = Registry()
+        with ThreadPoolExecutor(1) as threads:
+            ingest = OtlpIngest(
+                AckingPipeline(), CountingTranslator(), threads, registry, 1.0, frozenset()
+            )  # type: ignore[arg-type]
+            with pytest.raises(Busy, match="pipeline is full"):
+                await ingest.export(b"x", PROTOBUF, "grpc")
+        assert refusals(registry, "pipeline_full") == 1
+
+    monkeypatch.setattr(otlp_module, "ROOM_WAIT_S", 0.1)
+    asyncio.run(run())
+
+
+def test_requests_arriving_while_one_waits_for_room_are_spooled(tmp_path):
+    """The waiting request holds its place in the backlog, so the spool takes the next ones."""
+
+    async def run() -> None:
+        registry = Registry()
+        spool = Spool(tmp_path, 1 << 30, registry, "otlp")
+        spool.open()
+        pipeline = AckingPipeline()
+        with ThreadPoolExecutor(1) as threads:
+            ingest = OtlpIngest(
+                pipeline, CountingTranslator(), threads, registry, 1.0, frozenset(), spool
+            )  # type: ignore[arg-type]
+            body = ExportTraceServiceRequest(resource_spans=[ResourceSpans()]).SerializeToString()
+            waiting = asyncio.create_task(
+                ingest.export(b"x" * TRANSLATION_BACKLOG_BYTES, PROTOBUF, "grpc")
+            )
+            await asyncio.sleep(0.1)
+            outcome = await ingest.export(body, PROTOBUF, "grpc")
+            depth = spool.depth
+            pipeline.room = True
+            await asyncio.wait_for(waiting, 5.0)
+        spool.close()
+        assert outcome.rejected == 0
+        assert depth == 1
 
     asyncio.run(run())
