@@ -34,6 +34,32 @@ def test_bench_ingest_loses_nothing_at_a_low_rate() -> None:
 
 
 @pytest.mark.compat
+def test_bench_ingest_against_a_bounded_store_reports_what_retention_deleted() -> None:
+    """Traces deleted for space during the run are reported, and are not taken for loss."""
+    command = [
+        *(sys.executable, "-m", "fluoroscope", "bench", "ingest"),
+        *("--rate", "1000", "--duration", "7", "--sample", "100"),
+    ]
+    environment = {
+        **os.environ,
+        "FLUOROSCOPE_STORE_MAX_BYTES": "1",
+        "FLUOROSCOPE_ASSEMBLY_IDLE_TIMEOUT_S": "0.2",
+        "FLUOROSCOPE_ASSEMBLY_SUMMARY_PROCESSES": "0",
+    }
+
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, check=False, env=environment
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"^\s+lost \(sent - stored\)\s+0 \(0\.00%\)$", result.stdout, re.M)
+    deleted = re.search(r"^\s+deleted by retention\s+([0-9,]+) traces", result.stdout, re.M)
+    assert deleted is not None, result.stdout
+    assert int(deleted.group(1).replace(",", "")) > 0
+    assert "PASS" in result.stdout
+
+
+@pytest.mark.compat
 def test_bench_ingest_with_sampling_decides_everything_and_keeps_it() -> None:
     """--sampling turns both stages on, and every trace is still stored."""
     command = [
