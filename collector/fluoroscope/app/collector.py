@@ -21,6 +21,7 @@ from fluoroscope.api.server import ApiServer
 from fluoroscope.api.traces import Refusals
 from fluoroscope.app.feed import DocumentBatch, Feed, RawBatch
 from fluoroscope.app.pipeline import Pipeline
+from fluoroscope.app.store_metrics import register_store_metrics
 from fluoroscope.assembly.assembler import Assembler
 from fluoroscope.assembly.gate import SamplingGate
 from fluoroscope.assembly.head_sampling import HeadMode, HeadSampler
@@ -366,61 +367,7 @@ class Collector:
             "Traces held in memory by the assembler",
             lambda: assembler.in_flight,
         )
-        writer = self.store.writer
-        registry.counter_reader(
-            "fluoroscope_store_documents_written",
-            "Documents written to the store",
-            lambda: writer.documents_written,
-        )
-        registry.counter_reader(
-            "fluoroscope_store_trace_revisions_written",
-            "Trace revisions written to the store",
-            lambda: writer.traces_written,
-        )
-        registry.counter_reader(
-            "fluoroscope_store_errors", "Failed store transactions (retried)", lambda: writer.errors
-        )
-        registry.counter_reader(
-            "fluoroscope_store_batches_dropped",
-            "Store transactions dropped because they could not be written at all (a bug; see logs)",
-            lambda: writer.dropped_batches,
-        )
-        registry.counter_reader(
-            "fluoroscope_store_traces_expired",
-            "Traces deleted by retention",
-            lambda: writer.expired,
-        )
-        registry.counter_reader(
-            "fluoroscope_store_traces_deleted_for_space",
-            "Least recently updated traces deleted to keep the store within store.max_bytes",
-            lambda: writer.deleted_for_space,
-        )
-        checkpointer = self.store.checkpointer
-        registry.counter_reader(
-            "fluoroscope_store_checkpoints",
-            "WAL checkpoints run beside the writer",
-            lambda: checkpointer.passive,
-        )
-        registry.counter_reader(
-            "fluoroscope_store_wal_restarts",
-            "Checkpoints that held the writer back to start a WAL that grew too long again",
-            lambda: checkpointer.restarts,
-        )
-        registry.counter_reader(
-            "fluoroscope_store_wal_restarts_blocked",
-            "Restarts of the WAL that gave up waiting for a slow reader (tried again later)",
-            lambda: checkpointer.restarts_blocked,
-        )
-        registry.counter_reader(
-            "fluoroscope_store_checkpoint_errors",
-            "Failed WAL checkpoints (retried)",
-            lambda: checkpointer.errors,
-        )
-        registry.gauge(
-            "fluoroscope_store_wal_pages",
-            "Pages in the store's write-ahead log after the latest checkpoint",
-            lambda: checkpointer.wal_pages,
-        )
+        register_store_metrics(registry, self.store)
         registry.gauge(
             "fluoroscope_assembly_bytes",
             "Document bytes held in memory by the assembler",

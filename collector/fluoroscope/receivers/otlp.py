@@ -189,10 +189,11 @@ class OtlpIngest:
     ) -> bool:
         """Offer a request's documents to the pipeline, waiting up to ROOM_WAIT_S for room:
         translating them again after the sender retries would cost more than the wait."""
-        deadline = asyncio.get_running_loop().time() + ROOM_WAIT_S
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + ROOM_WAIT_S
         source = f"otlp_{transport}"
         while not self._ingest(source, documents, size, acknowledge):
-            if self._stopping or asyncio.get_running_loop().time() >= deadline:
+            if self._stopping or loop.time() >= deadline:
                 return False
             await asyncio.sleep(REPLAY_POLL_S)
         return True

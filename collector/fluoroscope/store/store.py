@@ -11,6 +11,7 @@ from fluoroscope.errors import StoreError
 from fluoroscope.model.statistics import Contribution
 from fluoroscope.store.checkpointer import Checkpointer
 from fluoroscope.store.reader import TraceReader
+from fluoroscope.store.retention import Retention
 from fluoroscope.store.schema import migrate
 from fluoroscope.store.sqlite import DATABASE_FILE, connect
 from fluoroscope.store.types import StoredTrace, TraceWrite
@@ -91,14 +92,14 @@ class Store:
             # The checkpointer's thread copies the WAL into the database instead.
             connection.execute("PRAGMA wal_autocheckpoint = 0")
             checkpointer = Checkpointer(self.path, sync=self._sync)
-            writer = TraceWriter(
+            retention = Retention(
                 connection,
                 self._retention_s,
                 self._now,
-                after_commit=checkpointer.committed,
                 max_bytes=self._max_bytes,
                 keep_recent_s=self._keep_recent_s,
             )
+            writer = TraceWriter(connection, retention, self._now, checkpointer.committed)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the store at {self.path}: {exc}") from exc
         self._writer_connection = connection
@@ -118,6 +119,14 @@ class Store:
     def committed_seq(self) -> int:
         """The newest committed batch (TraceSink)."""
         return self.writer.committed_seq
+
+    @property
+    def retention(self) -> Retention:
+        """What the writer deletes between batches."""
+        retention = self.writer.retention
+        if retention is None:
+            raise StoreError("the store is not open")
+        return retention
 
     @property
     def checkpointer(self) -> Checkpointer:

@@ -1,4 +1,5 @@
-"""The store's single writer thread: batched transactions of trace revisions, and retention.
+"""The store's single writer thread: batched transactions of trace revisions, and retention
+between them.
 
 CPython releases the GIL around each SQLite step and must win it back afterwards; behind a busy
 pipeline thread that wait lasts up to a switch interval. A statement per row (``executemany``)
@@ -19,11 +20,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import orjson
-
 from fluoroscope.errors import StoreError
 from fluoroscope.model.services import ServiceId
 from fluoroscope.model.statistics import BUCKETS, Contribution
+from fluoroscope.store.retention import Retention
 from fluoroscope.store.types import SUMMARY_COLUMNS, TraceWrite
 
 log = logging.getLogger(__name__)
@@ -32,14 +32,6 @@ log = logging.getLogger(__name__)
 QUEUE_BATCHES = 2
 # After a failed transaction the same batch is retried after this long.
 RETRY_S = 1.0
-# Retention deletes at most this many traces per transaction, between batches.
-RETENTION_CHUNK = 5_000
-RETENTION_INTERVAL_S = 60.0
-# After a full chunk the next one follows this soon (between batches).
-RETENTION_BUSY_S = 0.25
-# With a bound on the store's size it is looked at this often: at 20,000 segments/s the
-# database grows by about 40 MB/s.
-SIZE_CHECK_INTERVAL_S = 2.0
 STATEMENT_VARIABLES = 8_192
 
 _TRACE_COLUMNS = f"rowid, updated_at, sampled_by, probability, {SUMMARY_COLUMNS}"
@@ -129,22 +121,15 @@ class TraceWriter:
     def __init__(
         self,
         connection: sqlite3.Connection,
-        retention_s: float | None = None,
+        retention: Retention | None = None,
         now: Callable[[], float] = time.time,
         after_commit: Callable[[], None] | None = None,
-        max_bytes: int | None = None,
-        keep_recent_s: float = 0.0,
     ) -> None:
-        """``after_commit`` is called on the writer thread after every transaction;
-        ``max_bytes`` bounds the pages in use (the oldest traces are deleted past it);
-        retention never deletes traces updated within ``keep_recent_s``."""
-        self._keep_recent_s = keep_recent_s
+        """``retention`` runs between batches, on this connection; ``after_commit`` is called
+        on the writer thread after every transaction."""
         self._connection = connection
+        self.retention = retention
         self._after_commit = after_commit
-        self._max_bytes = max_bytes
-        (page_size,) = connection.execute("PRAGMA page_size").fetchone()
-        self._page_size: int = page_size
-        self._retention_s = retention_s
         self._now = now
         (highest,) = connection.execute("SELECT coalesce(max(rowid), 0) FROM traces").fetchone()
         self._next_rowid: int = highest + 1
@@ -195,8 +180,6 @@ class TraceWriter:
         self.errors = 0
         # Batches dropped because writing them raised something other than an SQLite error.
         self.dropped_batches = 0
-        self.expired = 0
-        self.deleted_for_space = 0
         self.documents_written = 0
         self.traces_written = 0
 
@@ -322,8 +305,8 @@ class TraceWriter:
                     return
                 self._commit(batch)
             # Between batches, also while they never stop coming.
-            if self._now() >= next_retention:
-                next_retention = self._now() + self.expire()
+            if self.retention is not None and self._now() >= next_retention:
+                next_retention = self._now() + self.retention.expire()
 
     def _commit(self, batch: WriteBatch) -> None:
         while True:
@@ -354,74 +337,6 @@ class TraceWriter:
                 batch.on_commit()
             except Exception:  # a caller's callback must never stop the writer
                 log.exception("a commit callback failed")
-
-    def expire(self) -> float:
-        """Delete a chunk of traces past their age, or past the size bound; return when to
-        look again. Runs on the writer thread (or in tests, on a writer not started).
-
-        Traces updated within ``keep_recent_s`` are never deleted: the assembler may still
-        hold them, and would write only their newer documents back.
-        """
-        interval = RETENTION_INTERVAL_S if self._max_bytes is None else SIZE_CHECK_INTERVAL_S
-        now = self._now()
-        recent = now - self._keep_recent_s
-        try:
-            if self._retention_s is not None:
-                deleted = self.delete_expired(min(now - self._retention_s, recent), RETENTION_CHUNK)
-                self.expired += deleted
-                if deleted == RETENTION_CHUNK:
-                    return RETENTION_BUSY_S
-            if self._max_bytes is not None and self.used_bytes() > self._max_bytes:
-                deleted = self.delete_expired(recent, RETENTION_CHUNK)
-                self.deleted_for_space += deleted
-                if deleted:
-                    return RETENTION_BUSY_S
-        except (StoreError, sqlite3.Error) as exc:
-            log.error("retention failed: %s", exc)
-        return interval
-
-    def used_bytes(self) -> int:
-        """Bytes of the database's pages that hold data (free pages are reused first)."""
-        connection = self._connection
-        (pages,) = connection.execute("PRAGMA page_count").fetchone()
-        (free,) = connection.execute("PRAGMA freelist_count").fetchone()
-        return int((pages - free) * self._page_size)
-
-    def delete_expired(self, cutoff: float, limit: int) -> int:
-        """Delete up to ``limit`` whole traces, least recently updated first, of those last
-        updated before ``cutoff``; return how many."""
-        connection = self._connection
-        (rowids, newest) = connection.execute(
-            "SELECT json_group_array(rowid), max(updated_at) FROM "
-            "(SELECT rowid, updated_at FROM traces WHERE updated_at < ? "
-            "ORDER BY updated_at LIMIT ?)",
-            (cutoff, limit),
-        ).fetchone()
-        count = len(orjson.loads(rowids))
-        if not count:
-            return 0
-        # Graph statistics older than the oldest kept trace go too (hours once whole).
-        graph_cutoff = min(cutoff, newest)
-        try:
-            connection.execute("BEGIN")
-            for table, column in (
-                ("documents", "trace_rowid"),
-                ("annotations", "trace_rowid"),
-                ("trace_services", "trace_rowid"),
-                ("traces", "rowid"),
-            ):
-                connection.execute(
-                    f"DELETE FROM {table} WHERE {column} IN (SELECT value FROM json_each(?))",
-                    (rowids,),
-                )
-            connection.execute("DELETE FROM graph_minutes WHERE minute < ?", (graph_cutoff - 60,))
-            connection.execute("DELETE FROM graph_hours WHERE minute < ?", (graph_cutoff - 3600,))
-            connection.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise StoreError(f"retention delete failed: {exc}") from exc
-        return count
 
 
 def _graph_rows(graph: Contribution) -> tuple[list[object], list[object]]:

@@ -12,10 +12,11 @@ from fluoroscope.errors import StoreError
 from fluoroscope.model.summary import summarize
 from fluoroscope.model.trace import TraceTree
 from fluoroscope.store import checkpointer as checkpointer_module
+from fluoroscope.store import retention as retention_module
 from fluoroscope.store import summary_codec
-from fluoroscope.store import writer as writer_module
 from fluoroscope.store.checkpointer import Checkpointer
 from fluoroscope.store.memory import InMemoryTraceSink
+from fluoroscope.store.retention import Retention
 from fluoroscope.store.schema import MIGRATIONS, migrate
 from fluoroscope.store.sqlite import DATABASE_FILE, PAGE_SIZE, WAL_SIZE_LIMIT, connect
 from fluoroscope.store.store import Store
@@ -540,7 +541,7 @@ def test_retention_deletes_whole_traces_past_the_cutoff(
     commit(store, [old], now=1000.0)
     commit(store, [new], now=2000.0)
 
-    deleted = store.writer.delete_expired(1500.0, 100)
+    deleted = store.retention.delete_expired(1500.0, 100)
 
     assert deleted == 1
     assert set(store.load([old.record.trace_id, new.record.trace_id])) == {new.record.trace_id}
@@ -556,7 +557,7 @@ def test_retention_deletes_at_most_the_limit_oldest_first(store, trace_write, ma
     for n, write in enumerate(writes):
         commit(store, [write], now=1000.0 + n)
 
-    deleted = store.writer.delete_expired(5000.0, 2)
+    deleted = store.retention.delete_expired(5000.0, 2)
 
     assert deleted == 2
     assert set(store.load([w.record.trace_id for w in writes])) == {writes[2].record.trace_id}
@@ -566,7 +567,7 @@ def test_retention_with_nothing_expired_deletes_nothing(store, trace_write, make
     """Traces updated after the cutoff stay."""
     commit(store, [trace_write(make_document())], now=1000.0)
 
-    deleted = store.writer.delete_expired(999.0, 100)
+    deleted = store.retention.delete_expired(999.0, 100)
 
     assert deleted == 0
     assert set(store.load([TRACE_ID])) == {TRACE_ID}
@@ -588,8 +589,8 @@ def test_retention_runs_between_batches_that_never_stop_coming(
         return not store.load([old.record.trace_id])
 
     assert wait_until(keep_writing)
-    assert store.writer.expired == 1
-    assert store.writer.deleted_for_space == 0
+    assert store.retention.expired == 1
+    assert store.retention.deleted_for_space == 0
 
 
 def test_past_the_size_bound_the_least_recently_updated_traces_go(
@@ -604,27 +605,26 @@ def test_past_the_size_bound_the_least_recently_updated_traces_go(
     clock.advance(10.0)
 
     assert wait_until(lambda: not store.load(ids))
-    assert store.writer.deleted_for_space == 2
-    assert store.writer.expired == 0
+    assert store.retention.deleted_for_space == 2
+    assert store.retention.expired == 0
 
 
 @pytest.fixture
-def idle_writer(tmp_path, trace_write, make_document):
-    """A writer whose thread is not started, over a store of two traces just written."""
+def retention_over_two_traces(tmp_path, trace_write, make_document):
+    """Retention over a store of two traces just written, with no writer thread:
+    ``(max_bytes, retention_s=1 day, keep_recent_s=0)``."""
     connections = []
 
     def make(max_bytes, retention_s=86_400.0, keep_recent_s=0.0):
         connection = connect(tmp_path / f"{len(connections)}.db", readonly=False, cache_kib=256)
         connections.append(connection)
         migrate(connection)
-        writer = TraceWriter(
-            connection, retention_s, max_bytes=max_bytes, keep_recent_s=keep_recent_s
-        )
+        writer = TraceWriter(connection)
         for trace_id in (TRACE_ID, OTHER_TRACE_ID):
             writer.write(
                 writer.prepare([trace_write(make_document(), trace_id=trace_id)], time.time())
             )
-        return writer
+        return Retention(connection, retention_s, max_bytes=max_bytes, keep_recent_s=keep_recent_s)
 
     yield make
     for connection in connections:
@@ -634,28 +634,28 @@ def idle_writer(tmp_path, trace_write, make_document):
 @pytest.mark.parametrize(
     ("max_bytes", "deleted", "again_in"),
     [
-        (1, 2, writer_module.RETENTION_BUSY_S),
-        (1 << 30, 0, writer_module.SIZE_CHECK_INTERVAL_S),
-        (None, 0, writer_module.RETENTION_INTERVAL_S),
+        (1, 2, retention_module.RETENTION_BUSY_S),
+        (1 << 30, 0, retention_module.SIZE_CHECK_INTERVAL_S),
+        (None, 0, retention_module.RETENTION_INTERVAL_S),
     ],
     ids=["over the bound", "within the bound", "no bound"],
 )
 def test_a_retention_pass_deletes_for_space_only_past_the_bound(
-    idle_writer, max_bytes, deleted, again_in
+    retention_over_two_traces, max_bytes, deleted, again_in
 ):
-    writer = idle_writer(max_bytes)
+    retention = retention_over_two_traces(max_bytes)
 
-    assert writer.expire() == again_in
-    assert writer.deleted_for_space == deleted
-    assert writer.expired == 0
+    assert retention.expire() == again_in
+    assert retention.deleted_for_space == deleted
+    assert retention.expired == 0
 
 
-def test_traces_the_assembler_may_still_hold_are_never_deleted(idle_writer):
+def test_traces_the_assembler_may_still_hold_are_never_deleted(retention_over_two_traces):
     """Neither for space nor for age: a deleted trace in flight would come back partial."""
-    writer = idle_writer(1, retention_s=0.001, keep_recent_s=3600.0)
+    retention = retention_over_two_traces(1, retention_s=0.001, keep_recent_s=3600.0)
 
-    assert writer.expire() == writer_module.SIZE_CHECK_INTERVAL_S
-    assert (writer.deleted_for_space, writer.expired) == (0, 0)
+    assert retention.expire() == retention_module.SIZE_CHECK_INTERVAL_S
+    assert (retention.deleted_for_space, retention.expired) == (0, 0)
 
 
 def test_deleting_for_space_takes_the_least_recently_updated_and_frees_pages(
@@ -669,15 +669,15 @@ def test_deleting_for_space_takes_the_least_recently_updated_and_frees_pages(
     ]
     for n, write in enumerate(writes):
         commit(store, [write], now=1000.0 + n)
-    used = store.writer.used_bytes()
+    used = store.retention.used_bytes()
 
-    deleted = store.writer.delete_expired(float("inf"), 30)
+    deleted = store.retention.delete_expired(float("inf"), 30)
 
     assert deleted == 30
     assert set(store.load([w.record.trace_id for w in writes])) == {
         w.record.trace_id for w in writes[30:]
     }
-    assert store.writer.used_bytes() < used
+    assert store.retention.used_bytes() < used
 
 
 def test_a_batch_larger_than_one_statement_is_written_whole(store, trace_write, make_document):
