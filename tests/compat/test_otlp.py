@@ -10,6 +10,7 @@ from typing import Any
 
 import grpc
 import pytest
+from google.rpc.status_pb2 import Status
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -19,7 +20,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import Status as SpanStatus
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from tests.compat.process import Collector
@@ -65,7 +67,7 @@ def _two_services(frontend: Any, backend: Any, fail: bool) -> str:
                 "POST /charge", kind=SpanKind.SERVER, context=PROPAGATOR.extract(carrier)
             ) as served:
                 if fail:
-                    served.set_status(Status(StatusCode.ERROR, "card declined"))
+                    served.set_status(SpanStatus(StatusCode.ERROR, "card declined"))
                     served.set_attribute("http.response.status_code", 502)
         trace_id = entry.get_span_context().trace_id
     hexed = f"{trace_id:032x}"
@@ -177,8 +179,15 @@ def test_malformed_grpc_is_invalid_argument(collector: Collector) -> None:
 def test_malformed_http_bodies_are_400_and_valid_traffic_continues(
     collector: Collector, xray: Any, body: bytes, headers: dict[str, str]
 ) -> None:
-    """Each malformed body is refused; the next valid request is stored."""
-    status, _ = _post(collector.otlp_http, body, headers)
+    """Each malformed body is refused with a google.rpc.Status in the request's encoding (the
+    OTLP/HTTP specification); the next valid request is stored."""
+    status, answer = _post(collector.otlp_http, body, headers)
+    if headers["Content-Type"] == "application/json":
+        refusal = json.loads(answer)
+        assert (refusal["code"], bool(refusal["message"])) == (3, True)  # INVALID_ARGUMENT
+    else:
+        refusal = Status.FromString(answer)
+        assert (refusal.code, bool(refusal.message)) == (3, True)
     trace_hex = EPOCH + "c" * 23 + "1"
     request = json.dumps(_json_request(trace_hex, "00000000000000a1", "after-garbage")).encode()
     ok, reply = _post(collector.otlp_http, request, {"Content-Type": "application/json"})
@@ -248,6 +257,12 @@ def test_a_bearer_token_is_required_when_configured(
     body = json.dumps(_json_request(EPOCH + "a" * 24, "00000000000000e6", "t")).encode()
 
     denied, _ = _post(collector.otlp_http, body, {"Content-Type": "application/json"})
+    # A header may carry any byte; a token that is not ASCII is just a wrong token.
+    not_ascii, _ = _post(
+        collector.otlp_http,
+        body,
+        {"Content-Type": "application/json", "Authorization": "Bearer s\xe9cret"},
+    )
     allowed, _ = _post(
         collector.otlp_http,
         body,
@@ -257,6 +272,7 @@ def test_a_bearer_token_is_required_when_configured(
         _raw_grpc(collector, ExportTraceServiceRequest().SerializeToString())
 
     assert denied == 401
+    assert not_ascii == 401
     assert allowed == 200
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
     reply = _raw_grpc(
@@ -278,3 +294,72 @@ def test_otlp_counters_appear_on_metrics(collector: Collector) -> None:
         ),
         "OTLP counters",
     )
+
+
+def _span_request(traces: list[str], attributes: dict[str, str]) -> ExportTraceServiceRequest:
+    """One SERVER span per trace id (hex), each with the same string attributes."""
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    service = resource_spans.resource.attributes.add()
+    service.key = "service.name"
+    service.value.string_value = "bulk"
+    spans = resource_spans.scope_spans.add().spans
+    for number, trace_hex in enumerate(traces, 1):
+        span = spans.add()
+        span.trace_id = bytes.fromhex(trace_hex)
+        span.span_id = number.to_bytes(8, "big")
+        span.name = "GET /"
+        span.kind = 2  # SERVER
+        span.start_time_unix_nano = NOW_NS
+        span.end_time_unix_nano = NOW_NS + 100_000_000
+        for key, value in attributes.items():
+            attribute = span.attributes.add()
+            attribute.key = key
+            attribute.value.string_value = value
+    return request
+
+
+def test_a_request_larger_than_the_pipeline_queue_is_stored_whole(
+    make_collector: Callable[..., Collector],
+) -> None:
+    """A request translated into more than the queue's limits still gets in when the queue is
+    empty; refusing it would make its sender retry the same request forever."""
+    collector = make_collector(
+        FLUOROSCOPE_QUEUE_MAX_BYTES=str(1 << 20), FLUOROSCOPE_QUEUE_MAX_DOCUMENTS="100"
+    )
+    traces = [EPOCH + f"{number:024x}" for number in range(1, 2001)]
+    request = _span_request(traces, {"padding": "p" * 600})
+
+    status, _ = _post(
+        collector.otlp_http,
+        request.SerializeToString(),
+        {"Content-Type": "application/x-protobuf"},
+    )
+
+    assert status == 200
+    eventually(
+        lambda: (
+            True
+            if collector.metrics().value("fluoroscope_store_documents_written_total") >= 2000
+            else None
+        ),
+        "all 2,000 spans stored",
+    )
+
+
+def test_a_span_with_metadata_nested_too_deep_keeps_it_as_text_and_its_request_is_stored(
+    collector: Collector, xray: Any
+) -> None:
+    """aws.xray.metadata.<namespace> holds a JSON object; one nested past what a document and
+    an OTLP receiver can take stays the string it came as, beside the request's other spans."""
+    deep = '{"a":' * 300 + "1" + "}" * 300
+    traces = [EPOCH + "f" * 23 + "1", EPOCH + "f" * 23 + "2"]
+    request = _span_request(traces[:1], {})
+    request.MergeFrom(_span_request(traces[1:], {"aws.xray.metadata.deep": deep}))
+
+    reply = _raw_grpc(collector, request.SerializeToString())
+
+    assert reply.partial_success.rejected_spans == 0
+    wait_for_trace(xray, f"1-{traces[0][:8]}-{traces[0][8:]}")
+    (document,) = documents(wait_for_trace(xray, f"1-{traces[1][:8]}-{traces[1][8:]}"))
+    assert document["metadata"]["default"]["aws.xray.metadata.deep"] == deep

@@ -101,10 +101,17 @@ class Feed:
         return not self._closed and spool.append(batch.documents)
 
     def _put(self, batch: Batch, count: int, max_bytes: int | None = None) -> bool:
+        """Queue ``batch`` if it fits, or if nothing waits: a batch larger than the limits
+        (one big OTLP request, say) would otherwise never get in, and its sender would retry
+        it forever. What the feed holds is then at most the limits plus one batch."""
         with self._lock:
             if self._closed or (
-                self._documents + count > self.max_documents
-                or self._bytes + batch.size > (self.max_bytes if max_bytes is None else max_bytes)
+                self._batches
+                and (
+                    self._documents + count > self.max_documents
+                    or self._bytes + batch.size
+                    > (self.max_bytes if max_bytes is None else max_bytes)
+                )
             ):
                 return False
             self._batches.append(batch)

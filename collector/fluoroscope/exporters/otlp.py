@@ -3,8 +3,10 @@
 Committed documents are queued (bounded: a full queue drops the batch and counts it), then a
 thread translates them to OTLP in batches and sends them over gRPC or HTTP/protobuf. Failures
 the OTLP specification calls retryable (UNAVAILABLE, RESOURCE_EXHAUSTED, 429, 502, 503, 504,
-connection errors) are retried with exponential backoff; anything else drops the batch.
-Every dropped document is counted by reason.
+connection errors) are retried with exponential backoff; anything else drops the batch. A batch
+the endpoint finds malformed (INVALID_ARGUMENT, 400), or that cannot be translated, is split in
+halves and each sent again, so that one document nobody can take costs only itself. Every
+dropped document is counted by reason.
 """
 
 import logging
@@ -58,6 +60,15 @@ class Destination:
 
 class _Retryable(Exception):
     pass
+
+
+class _Refused(Exception):
+    """A permanent refusal; ``of_content`` when it was the request's content that was refused
+    (so that a part of it may pass), not the sender (authentication, a wrong path, ...)."""
+
+    def __init__(self, message: str, *, of_content: bool) -> None:
+        super().__init__(message)
+        self.of_content = of_content
 
 
 class OtlpExporter:
@@ -131,8 +142,11 @@ class OtlpExporter:
         try:
             request = documents_to_spans(batch)
         except DocumentError as exc:
-            log.warning("cannot translate %d documents for export: %s", len(batch), exc)
-            self._dropped["untranslatable"].inc(len(batch))
+            if len(batch) > 1:
+                self._split(batch)
+                return
+            log.warning("cannot translate a document for export: %s", exc)
+            self._dropped["untranslatable"].inc()
             return
         body = request.SerializeToString()
         delay = FIRST_BACKOFF_S
@@ -147,12 +161,25 @@ class OtlpExporter:
                 time.sleep(delay)
                 delay = min(delay * 2, 30.0)
                 continue
-            except Exception as exc:  # a permanent refusal: resending cannot help
+            except _Refused as exc:  # resending the same cannot help
+                if exc.of_content and len(batch) > 1:
+                    self._split(batch)
+                    return
                 log.warning("the OTLP endpoint refused %d documents: %s", len(batch), exc)
+                self._dropped["rejected"].inc(len(batch))
+                return
+            except Exception:  # whatever it was, the thread must go on with the next batch
+                log.exception("forwarding %d documents failed", len(batch))
                 self._dropped["rejected"].inc(len(batch))
                 return
             self._sent.inc(len(batch))
             return
+
+    def _split(self, batch: list[bytes]) -> None:
+        """Send the halves of a batch that failed as a whole, each on its own."""
+        half = len(batch) // 2
+        self._send(batch[:half])
+        self._send(batch[half:])
 
     def _post(self, body: bytes) -> None:
         if self._destination.http:
@@ -168,7 +195,7 @@ class OtlpExporter:
             except urllib.error.HTTPError as exc:
                 if exc.code in _RETRYABLE_HTTP:
                     raise _Retryable(f"HTTP {exc.code}") from None
-                raise
+                raise _Refused(f"HTTP {exc.code}", of_content=exc.code == 400) from None
             except (urllib.error.URLError, OSError) as exc:
                 raise _Retryable(str(exc)) from None
             return
@@ -182,6 +209,9 @@ class OtlpExporter:
         try:
             export(body, timeout=TIMEOUT_S)
         except grpc.RpcError as exc:
-            if exc.code() in _RETRYABLE_GRPC:
-                raise _Retryable(str(exc.code())) from None
-            raise
+            code = exc.code()
+            if code in _RETRYABLE_GRPC:
+                raise _Retryable(str(code)) from None
+            raise _Refused(
+                f"{code}: {exc.details()}", of_content=code == grpc.StatusCode.INVALID_ARGUMENT
+            ) from None

@@ -204,10 +204,12 @@ class OtlpIngest:
         """Translate and validate a request; count its spans and those refused."""
         translated = await self._translator.translate(body, encoding, self._indexed)
         loop = asyncio.get_running_loop()
-        documents, size, reasons = await loop.run_in_executor(self._executor, _validate, translated)
+        documents, size, reasons, codes = await loop.run_in_executor(
+            self._executor, _validate, translated
+        )
         self._spans.child(transport).inc(translated.total)
-        for reason, count in reasons.items():
-            self._rejected.child(transport, reason).inc(count)
+        for code, count in codes.items():
+            self._rejected.child(transport, code).inc(count)
         return documents, size, reasons
 
     async def _spool_request(self, body: bytes, encoding: str, transport: str) -> bool:
@@ -268,6 +270,9 @@ class OtlpIngest:
         except MalformedRequest as exc:  # it decoded when it was spooled
             log.warning("dropping a spooled OTLP request: %s", exc)
             self._rejected.child(transport, "malformed").inc()
+        except Exception:  # a bug: nothing else waits on this task to say so
+            log.exception("dropping a spooled OTLP request that could not be stored")
+            self._rejected.child(transport, "InternalError").inc()
         finally:
             self._backlog -= len(body)
 
@@ -279,22 +284,25 @@ def _check_and_spool(spool: Spool, tag: bytes, body: bytes) -> bool:
     return spool.append([tag + body])
 
 
-def _validate(translated: Translated) -> tuple[list[Document], int, Tally[str]]:
-    """The translated documents parsed as the pipeline takes them, their size, and refusals."""
+def _validate(translated: Translated) -> tuple[list[Document], int, Tally[str], Tally[str]]:
+    """The translated documents parsed as the pipeline takes them, their size, and refusals
+    by message (for the sender) and by code (for the metrics, whose labels must stay few)."""
     reasons: Tally[str] = Tally(translated.reasons)
+    codes: Tally[str] = Tally(translated.codes)
     documents: list[Document] = []
     size = 0
     for raw, sampled in zip(translated.documents, translated.sampled, strict=True):
         try:
             parsed = parse_document(raw)
         except DocumentError as exc:  # the translator's output should always be valid
-            reasons[exc.code] += 1
+            reasons[str(exc)] += 1
+            codes[exc.code] += 1
             continue
         for document in parsed:
             document.sampled = sampled
         documents.extend(parsed)
         size += len(raw)
-    return documents, size, reasons
+    return documents, size, reasons, codes
 
 
 def _resolve(future: "asyncio.Future[Refusals]", refusals: Refusals) -> None:

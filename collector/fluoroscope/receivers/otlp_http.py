@@ -13,6 +13,14 @@ from aiohttp import ClientPayloadError, web
 from aiohttp.http_exceptions import ContentEncodingError
 from aiohttp.web_protocol import RequestPayloadError
 from google.protobuf import json_format
+from google.rpc.code_pb2 import (
+    INVALID_ARGUMENT,
+    RESOURCE_EXHAUSTED,
+    UNAUTHENTICATED,
+    UNAVAILABLE,
+    UNKNOWN,
+)
+from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
     ExportTraceServiceResponse,
@@ -24,6 +32,14 @@ from fluoroscope.receivers.otlp import Busy, OtlpIngest
 from fluoroscope.receivers.otlp_translation import JSON, PROTOBUF, MalformedRequest
 
 RETRY_AFTER_S = 2
+# The gRPC status an error answer's Status carries: what the gRPC receiver answers for the same.
+_GRPC_CODES = {
+    400: INVALID_ARGUMENT,
+    401: UNAUTHENTICATED,
+    413: RESOURCE_EXHAUSTED,
+    415: INVALID_ARGUMENT,
+    503: UNAVAILABLE,
+}
 
 
 class _Refused(Exception):
@@ -108,14 +124,20 @@ def _encode(message: ExportTraceServiceResponse, kind: str, status: int) -> web.
 
 
 def _status(kind: str, status: int, text: str) -> web.Response:
-    """An error answer: a google.rpc.Status-like body, in the request's encoding."""
+    """An error answer: a ``google.rpc.Status`` in the request's encoding, as the OTLP/HTTP
+    specification requires of every 4xx and 5xx answer. Its code is the gRPC one."""
+    code = _GRPC_CODES.get(status, UNKNOWN)
     if kind == JSON:
-        return web.Response(
-            body=orjson.dumps({"code": status, "message": text}), status=status, content_type=JSON
-        )
-    return web.Response(body=text.encode(), status=status, content_type="text/plain")
+        body = orjson.dumps({"code": code, "message": text})
+    else:
+        body = Status(code=code, message=text).SerializeToString()
+    return web.Response(body=body, status=status, content_type=kind)
 
 
 def _authorized(request: web.Request, token: str) -> bool:
+    """Whether the request carries the bearer token (compared as bytes: a header may hold
+    any byte, and a wrong one is a wrong token like any other)."""
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode("utf-8", "surrogateescape"), token.encode()
+    )

@@ -46,8 +46,9 @@ class Translated:
     documents: list[bytes]
     # Per document: whether its span carried the W3C sampled flag.
     sampled: list[bool]
-    # Refused spans by reason.
+    # Refused spans by reason (the refusal's message), and by its X-Ray error code.
     reasons: dict[str, int]
+    codes: dict[str, int]
     # Spans in the request.
     total: int
 
@@ -55,9 +56,10 @@ class Translated:
 def translate(body: bytes, encoding: str, indexed: frozenset[str]) -> Translated:
     """Decode an export request and translate its spans; raises MalformedRequest."""
     translation = spans_to_documents(decode(body, encoding), indexed_attributes=indexed)
-    reasons = Counter(reason for _, reason in translation.rejected)
+    reasons = Counter(str(refusal) for _, refusal in translation.rejected)
+    codes = Counter(refusal.code for _, refusal in translation.rejected)
     total = len(translation.documents) + len(translation.rejected)
-    return Translated(translation.documents, translation.sampled, dict(reasons), total)
+    return Translated(translation.documents, translation.sampled, dict(reasons), dict(codes), total)
 
 
 def decode(body: bytes, encoding: str) -> ExportTraceServiceRequest:
@@ -122,22 +124,30 @@ class Translator:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-_ID_FIELDS = ("traceId", "spanId", "parentSpanId")
+# Each field in its lowerCamelCase name and its proto name: senders must write the first, but
+# protobuf's JSON parser takes either, as the OpenTelemetry Collector does.
+_ID_FIELDS = ("traceId", "trace_id", "spanId", "span_id", "parentSpanId", "parent_span_id")
 
 
 def _ids_to_base64(document: dict[str, Any]) -> None:
     """OTLP/JSON writes ids in hex; protobuf's JSON mapping wants bytes in base64."""
-    for resource in _list(document, "resourceSpans"):
-        for scope in _list(resource, "scopeSpans"):
+    for resource in _list(document, "resourceSpans", "resource_spans"):
+        for scope in _list(resource, "scopeSpans", "scope_spans"):
             for span in _list(scope, "spans"):
                 _convert(span)
                 for link in _list(span, "links"):
                     _convert(link)
 
 
-def _list(holder: object, key: str) -> list[Any]:
-    value = holder.get(key) if isinstance(holder, dict) else None
-    return value if isinstance(value, list) else []
+def _list(holder: object, *keys: str) -> list[Any]:
+    """The list under the first of ``keys`` the holder has (as protobuf's parser reads it)."""
+    if not isinstance(holder, dict):
+        return []
+    for key in keys:
+        if key in holder:
+            value = holder[key]
+            return value if isinstance(value, list) else []
+    return []
 
 
 def _convert(item: object) -> None:

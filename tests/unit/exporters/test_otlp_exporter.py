@@ -1,11 +1,15 @@
-"""The OTLP exporter's endpoint parsing and its bounded queue."""
+"""The OTLP exporter: its endpoint parsing, its bounded queue, and what it does with refusals."""
 
+import orjson
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from fluoroscope.errors import ConfigError
 from fluoroscope.exporters import otlp
 from fluoroscope.exporters.otlp import Destination, OtlpExporter
 from fluoroscope.telemetry import Registry
+from fluoroscope.translate.otlp import documents_to_spans
+from fluoroscope.translate.otlp._values import MAX_VALUE_DEPTH
 
 
 @pytest.mark.parametrize(
@@ -40,3 +44,88 @@ def test_a_full_queue_drops_and_counts(monkeypatch: pytest.MonkeyPatch) -> None:
     exporter.offer([b"c", b"d"])
 
     assert registry.value("fluoroscope_export_documents_dropped", "queue_full") == 2
+
+
+def _document(number: int, metadata: object = None) -> bytes:
+    document: dict[str, object] = {
+        "name": "checkout",
+        "id": f"{number:016x}",
+        "trace_id": f"1-5f84c7a0-{number:024x}",
+        "start_time": 1_602_537_376.0,
+        "end_time": 1_602_537_377.0,
+    }
+    if metadata is not None:
+        document["metadata"] = {"default": {"x": metadata}}
+    return orjson.dumps(document)
+
+
+class _Endpoint:
+    """Stands in for an OTLP endpoint: refuses requests holding a marked span, or all."""
+
+    def __init__(self, refusal: "otlp._Refused", marker: bytes | None) -> None:
+        self.refusal = refusal
+        self.marker = marker
+        self.requests: list[int] = []
+
+    def post(self, body: bytes) -> None:
+        request = ExportTraceServiceRequest.FromString(body)
+        spans = [s for r in request.resource_spans for ss in r.scope_spans for s in ss.spans]
+        self.requests.append(len(spans))
+        if self.marker is None or any(s.span_id == self.marker for s in spans):
+            raise self.refusal
+
+
+def test_a_batch_refused_as_malformed_is_split_until_only_the_bad_document_is_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    registry = Registry()
+    exporter = OtlpExporter(Destination.parse("grpc://127.0.0.1:9"), registry)
+    endpoint = _Endpoint(
+        otlp._Refused("INVALID_ARGUMENT", of_content=True), bytes.fromhex(f"{5:016x}")
+    )
+    monkeypatch.setattr(exporter, "_post", endpoint.post)
+
+    exporter._send([_document(n) for n in range(1, 9)])
+
+    assert registry.value("fluoroscope_export_documents_sent") == 7
+    assert registry.value("fluoroscope_export_documents_dropped", "rejected") == 1
+    assert endpoint.requests[0] == 8
+    assert len(endpoint.requests) < 2 * 8  # halves that pass are not split further
+
+
+def test_a_refusal_of_the_sender_drops_the_batch_without_splitting_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An endpoint that refuses the sender (401, a wrong path) would refuse every half too."""
+    registry = Registry()
+    exporter = OtlpExporter(Destination.parse("grpc://127.0.0.1:9"), registry)
+    endpoint = _Endpoint(otlp._Refused("UNAUTHENTICATED", of_content=False), None)
+    monkeypatch.setattr(exporter, "_post", endpoint.post)
+
+    exporter._send([_document(n) for n in range(1, 9)])
+
+    assert endpoint.requests == [8]
+    assert registry.value("fluoroscope_export_documents_dropped", "rejected") == 8
+
+
+def test_deeply_nested_metadata_is_forwarded_in_a_request_a_receiver_can_decode() -> None:
+    """Past MAX_VALUE_DEPTH levels a value travels as its JSON text: protobuf decoders refuse
+    messages nested past their recursion limit (100 by default), and with it the request."""
+    nested: object = "leaf"
+    for _ in range(60):
+        nested = {"k": nested}
+
+    body = documents_to_spans([_document(1, nested)]).SerializeToString()
+
+    span = ExportTraceServiceRequest.FromString(body).resource_spans[0].scope_spans[0].spans[0]
+    (value,) = [kv.value for kv in span.attributes if kv.key == "x"]
+    for _ in range(MAX_VALUE_DEPTH):
+        value = value.kvlist_value.values[0].value
+    assert orjson.loads(value.string_value) == nested_at(nested, MAX_VALUE_DEPTH)
+
+
+def nested_at(value: object, depth: int) -> object:
+    for _ in range(depth):
+        assert isinstance(value, dict)
+        value = value["k"]
+    return value

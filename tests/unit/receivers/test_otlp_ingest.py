@@ -33,7 +33,7 @@ class HeldTranslator:
     async def translate(self, body: bytes, encoding: str, indexed: frozenset[str]) -> Translated:
         self.started += 1
         await self.release.wait()
-        return Translated([], [], {}, 0)
+        return Translated([], [], {}, {}, 0)
 
 
 def refusals(registry: Registry, reason: str) -> int:
@@ -98,7 +98,7 @@ class CountingTranslator:
                 "end_time": 2.0,
             }
         )
-        return Translated([document], [True], {}, 1)
+        return Translated([document], [True], {}, {}, 1)
 
 
 class ClosedPipeline:

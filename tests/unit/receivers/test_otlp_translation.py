@@ -43,14 +43,24 @@ def test_a_protobuf_request_gives_the_translators_documents(body):
     assert len(translated.sampled) == len(translated.documents)
 
 
-def test_otlp_json_with_hex_ids_gives_the_same_documents(body):
-    """OTLP/JSON writes ids in hex, not protobuf JSON's base64; both read alike."""
+@pytest.mark.parametrize("proto_names", [False, True])
+def test_otlp_json_with_hex_ids_gives_the_same_documents(body, proto_names):
+    """OTLP/JSON writes ids in hex, not protobuf JSON's base64; both read alike, also under
+    the fields' proto names (resource_spans, trace_id, ...), which protobuf's parser takes."""
     request = ExportTraceServiceRequest.FromString(body)
-    document = json_format.MessageToDict(request)
-    for resource in document["resourceSpans"]:
-        for scope in resource["scopeSpans"]:
+    document = json_format.MessageToDict(request, preserving_proto_field_name=proto_names)
+    spans_key, scopes_key = (
+        ("resource_spans", "scope_spans") if proto_names else ("resourceSpans", "scopeSpans")
+    )
+    ids = (
+        ("trace_id", "span_id", "parent_span_id")
+        if proto_names
+        else ("traceId", "spanId", "parentSpanId")
+    )
+    for resource in document[spans_key]:
+        for scope in resource[scopes_key]:
             for span in scope["spans"]:
-                for key in ("traceId", "spanId", "parentSpanId"):
+                for key in ids:
                     if key in span:
                         span[key] = base64.b64decode(span[key]).hex()
 

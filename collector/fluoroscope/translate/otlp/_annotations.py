@@ -31,7 +31,14 @@ from typing import Any
 import orjson
 
 from fluoroscope.model.segment import MAX_ANNOTATION_KEY_LENGTH, MAX_ANNOTATION_VALUE_LENGTH
-from fluoroscope.translate.otlp._values import Value, from_plain, strings, to_plain
+from fluoroscope.translate.otlp._values import (
+    MAX_VALUE_DEPTH,
+    Value,
+    from_plain,
+    nested_deeper_than,
+    strings,
+    to_plain,
+)
 
 MAX_ANNOTATIONS_PER_DOCUMENT = 50
 ANNOTATIONS = "aws.xray.annotations"
@@ -153,4 +160,8 @@ def _json_object(value: Value) -> dict[str, Any] | None:
         content = orjson.loads(text)
     except orjson.JSONDecodeError:
         return None
-    return content if isinstance(content, dict) else None
+    # Deeper than that, it stays the string it came as: a document must be writable as JSON
+    # (orjson stops at 254 levels), and forwardable as OTLP.
+    if not isinstance(content, dict) or nested_deeper_than(content, MAX_VALUE_DEPTH):
+        return None
+    return content

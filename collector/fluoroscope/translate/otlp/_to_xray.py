@@ -15,6 +15,7 @@ to ``metadata.default`` as ``otel.resource.<key>``, and only segments get ``orig
 cannot become a document X-Ray accepts are refused with the reason, never dropped silently.
 """
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +49,10 @@ from fluoroscope.translate.otlp._values import string, strings, to_plain
 from fluoroscope.translate.xray_json import MAX_DOCUMENT_BYTES
 
 # X-Ray keeps at most 20 links per segment (developer guide); metadata.otel keeps them all.
+log = logging.getLogger(__name__)
+
 MAX_LINKS = 20
+_UNTRANSLATABLE = "the span could not be translated (the collector's log says why)"
 _ZERO_SPAN = bytes(8)
 # A PRODUCER span that names any of these sends to a peer: a remote node, as a CLIENT call is.
 _PEER_KEYS = (
@@ -73,7 +77,8 @@ class Translation:
     """
 
     documents: list[bytes] = field(default_factory=list)
-    rejected: list[tuple[int, str]] = field(default_factory=list)
+    # (index of the span in the request, why it was refused)
+    rejected: list[tuple[int, DocumentError]] = field(default_factory=list)
     # Per document: whether its span's flags carry the W3C sampled bit (an upstream decision).
     sampled: list[bool] = field(default_factory=list)
 
@@ -100,7 +105,7 @@ def spans_to_documents(
     of that name). Every document returned is one ``parse_document`` accepts.
     """
     documents: list[bytes] = []
-    rejected: list[tuple[int, str]] = []
+    rejected: list[tuple[int, DocumentError]] = []
     sampled: list[bool] = []
     index = 0
     for resource_spans in request.resource_spans:
@@ -116,7 +121,10 @@ def spans_to_documents(
                 try:
                     documents.append(_document(span, resource, scope, indexed_attributes))
                 except DocumentError as exc:
-                    rejected.append((index, str(exc)))
+                    rejected.append((index, exc))
+                except Exception:  # a bug must cost this span only, never its request
+                    log.exception("cannot translate span %d of an OTLP request", index)
+                    rejected.append((index, DocumentError("InternalError", _UNTRANSLATABLE)))
                 else:
                     sampled.append(bool(span.flags & _W3C_SAMPLED))
                 index += 1

@@ -12,6 +12,7 @@ repeated keys have no faithful plain form; :func:`to_plain` says so rather than 
 """
 
 import base64
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
@@ -25,6 +26,12 @@ Value = dict[str, Any]
 
 Attributes = dict[str, Value]
 """Attributes by key, in the order they came in; a repeated key keeps its last value."""
+
+# Objects and lists nested deeper than this are carried as JSON text instead. Each level costs an
+# OTLP receiver three protobuf message levels, and receivers refuse a whole request past their
+# recursion limit (protobuf's default is 100, under which about 30 levels fit beside the
+# request's own); orjson writes at most 254 levels.
+MAX_VALUE_DEPTH = 16
 
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
@@ -148,8 +155,9 @@ def to_plain(value: Value) -> tuple[bool, Any]:
     return True, None
 
 
-def from_plain(plain: Any) -> Value:
-    """The OTLP/JSON form of a plain JSON value (objects become key-value lists)."""
+def from_plain(plain: Any, depth: int = 0) -> Value:
+    """The OTLP/JSON form of a plain JSON value (objects become key-value lists; below
+    :data:`MAX_VALUE_DEPTH` levels, objects and lists become their JSON text)."""
     if plain is None:
         return {}
     if isinstance(plain, bool):
@@ -162,12 +170,18 @@ def from_plain(plain: Any) -> Value:
         return {"doubleValue": _double(plain)}
     if isinstance(plain, str):
         return {"stringValue": plain}
+    if isinstance(plain, (list, dict)) and depth >= MAX_VALUE_DEPTH:
+        # The standard library's encoder: it nests as deep as the interpreter does.
+        return {"stringValue": json.dumps(plain, ensure_ascii=False, separators=(",", ":"))}
     if isinstance(plain, list):
-        return {"arrayValue": {"values": [from_plain(item) for item in plain]}}
+        return {"arrayValue": {"values": [from_plain(item, depth + 1) for item in plain]}}
     if isinstance(plain, dict):
         return {
             "kvlistValue": {
-                "values": [{"key": key, "value": from_plain(item)} for key, item in plain.items()]
+                "values": [
+                    {"key": key, "value": from_plain(item, depth + 1)}
+                    for key, item in plain.items()
+                ]
             }
         }
     raise TypeError(f"not a JSON value: {type(plain).__name__}")
@@ -248,3 +262,14 @@ def _typed(value: Any, kind: type[_T]) -> _T:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ValueError(f"expected {kind.__name__}, got {type(value).__name__}")
     return value
+
+
+def nested_deeper_than(plain: Any, limit: int) -> bool:
+    """Whether a plain value holds objects or lists more than ``limit`` levels deep."""
+    if isinstance(plain, dict):
+        children: Iterable[Any] = plain.values()
+    elif isinstance(plain, list):
+        children = plain
+    else:
+        return False
+    return limit <= 0 or any(nested_deeper_than(child, limit - 1) for child in children)

@@ -148,4 +148,4 @@ def test_a_span_too_large_for_a_document_is_refused(make_span):
     translation = spans_to_documents(export_request(span))
 
     assert translation.documents == []
-    assert translation.rejected[0][1].startswith("DocumentTooLarge")
+    assert translation.rejected[0][1].code == "DocumentTooLarge"

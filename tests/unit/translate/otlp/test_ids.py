@@ -61,7 +61,7 @@ def test_a_span_x_ray_cannot_take_is_refused_with_its_reason(make_span, fields, 
     translation = spans_to_documents(request)
 
     assert translation.documents == []
-    assert [(index, text.split(":")[0]) for index, text in translation.rejected] == [(0, reason)]
+    assert [(index, refusal.code) for index, refusal in translation.rejected] == [(0, reason)]
 
 
 def test_refusals_count_spans_across_resources_and_scopes(make_span):
