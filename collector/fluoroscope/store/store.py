@@ -10,6 +10,7 @@ from typing import Protocol
 from fluoroscope.errors import StoreError
 from fluoroscope.model.statistics import Contribution
 from fluoroscope.store.checkpointer import Checkpointer
+from fluoroscope.store.lock import DataDirLock
 from fluoroscope.store.reader import TraceReader
 from fluoroscope.store.retention import Retention
 from fluoroscope.store.schema import migrate
@@ -80,11 +81,17 @@ class Store:
         self._writer: TraceWriter | None = None
         self._checkpointer: Checkpointer | None = None
         self.reader = TraceReader(self.path, READER_CACHE_KIB)
+        self._lock = DataDirLock(data_dir)
 
     def open(self) -> None:
-        """Create the directory and database if needed, migrate, and start the writer."""
+        """Lock the data directory, create it and the database if needed, migrate, and start
+        the writer. Raises StoreError, also when another process has the directory open."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock.acquire()
+        except OSError as exc:
+            raise StoreError(f"cannot open the store at {self.path}: {exc}") from exc
+        try:
             connection = connect(
                 self.path, readonly=False, cache_kib=WRITER_CACHE_KIB, sync=self._sync
             )
@@ -100,7 +107,10 @@ class Store:
                 keep_recent_s=self._keep_recent_s,
             )
             writer = TraceWriter(connection, retention, self._now, checkpointer.committed)
-        except (OSError, sqlite3.Error) as exc:
+        except (OSError, sqlite3.Error, StoreError) as exc:
+            self._lock.release()
+            if isinstance(exc, StoreError):
+                raise
             raise StoreError(f"cannot open the store at {self.path}: {exc}") from exc
         self._writer_connection = connection
         self._writer = writer
@@ -167,3 +177,4 @@ class Store:
             self._writer_connection.close()
             self._writer_connection = None
             self._writer = None
+        self._lock.release()

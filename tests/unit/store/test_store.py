@@ -1,6 +1,7 @@
 """The SQLite trace store: schema, writes, reads, paging and retention."""
 
 import dataclasses
+import os
 import sqlite3
 import threading
 import time
@@ -226,6 +227,21 @@ def test_reopening_a_store_keeps_its_data(make_store, trace_write, make_document
     second = make_store()
 
     assert set(second.load([TRACE_ID])) == {TRACE_ID}
+
+
+def test_a_data_directory_in_use_is_refused_until_its_store_closes(tmp_path):
+    """Two collectors on one directory would hand out the same trace rowids; the second is
+    told which process has it."""
+    first = Store(tmp_path)
+    first.open()
+    second = Store(tmp_path)
+
+    with pytest.raises(StoreError, match=rf"in use by another Fluoroscope \(pid {os.getpid()}\)"):
+        second.open()
+
+    first.close()
+    second.open()
+    second.close()
 
 
 def test_a_database_newer_than_the_code_is_refused(tmp_path):
