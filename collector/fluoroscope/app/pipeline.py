@@ -155,9 +155,15 @@ class Pipeline:
                 except DocumentError as exc:
                     self._refused.child(batch.source, exc.code).inc()
                     continue
+                # A datagram holds one document (or an array of subsegments, refused or kept
+                # together: they share a trace); it is counted once, as the API counts it.
+                code = None
                 for document in documents:
-                    add(document)
-                accepted += 1
+                    code = add(document) or code
+                if code is None:
+                    accepted += 1
+                else:
+                    self._refused.child(batch.source, code).inc()
             self._accepted.child(batch.source).inc(accepted)
             return
         refusals = batch.refusals

@@ -8,6 +8,7 @@ import pytest
 from fluoroscope.app.feed import Feed, RawBatch
 from fluoroscope.app.pipeline import READY_FLUSH_INTERVAL_S, Pipeline
 from fluoroscope.assembly.assembler import Assembler
+from fluoroscope.assembly.in_flight import AssemblyLimits
 from fluoroscope.store.memory import InMemoryTraceSink
 from fluoroscope.telemetry import Registry
 
@@ -111,3 +112,26 @@ def test_a_flush_that_fails_on_a_bug_costs_its_changes_not_the_pipeline(wait_unt
     assert OTHER_TRACE_ID not in sink.summaries
     assert registry.value("fluoroscope_pipeline_batches_failed") == 1
     assert registry.value("fluoroscope_assembly_traces_failed") == 1
+
+
+def test_datagrams_over_the_trace_limit_are_counted_as_refused_not_accepted(wait_until):
+    """UDP refusals are counted as the API's are: by X-Ray error code, not as accepted."""
+    sink = InMemoryTraceSink()
+    registry = Registry()
+    feed = Feed(max_documents=1_000, max_bytes=1 << 20)
+    assembler = Assembler(sink, registry, AssemblyLimits(max_trace_bytes=1))
+    pipeline = Pipeline(feed, assembler, registry, flush_interval_s=LONG_INTERVAL_S)
+    pipeline.start()
+    try:
+        # The first document takes the trace past its limit and is kept; later ones are not.
+        _offer(feed, *(_segment(TRACE_ID, id=f"{n:016x}", in_progress=True) for n in range(3)))
+
+        assert wait_until(
+            lambda: (
+                registry.value("fluoroscope_documents_refused", "test", "TraceLimitExceeded") == 2
+            )
+        )
+        assert registry.value("fluoroscope_documents_accepted", "test") == 1
+    finally:
+        feed.close()
+        pipeline.stop(timeout=5.0)
