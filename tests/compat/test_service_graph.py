@@ -247,10 +247,34 @@ def test_group_errors_are_invalid_requests(traffic: Any) -> None:
         client.get_group(GroupName="missing")
     with pytest.raises(client.exceptions.InvalidRequestException, match="position"):
         client.create_group(GroupName="bad", FilterExpression="service(")
+    with pytest.raises(client.exceptions.InvalidRequestException, match="reserved"):
+        client.create_group(GroupName="Default", FilterExpression="fault")
 
     client.delete_group(GroupName="dup")
     with pytest.raises(client.exceptions.InvalidRequestException):
         client.get_group(GroupName="dup")
+
+
+def test_a_group_filter_that_leads_back_to_its_own_group_is_refused(traffic: Any) -> None:
+    """Each group.name reference is evaluated in full for every trace written; a cycle would
+    grow that without bound."""
+    _, client, _, _, _ = traffic
+    with pytest.raises(client.exceptions.InvalidRequestException, match="leads back"):
+        client.create_group(GroupName="selfish", FilterExpression='group.name = "selfish"')
+    first = client.create_group(GroupName="first", FilterExpression="fault")["Group"]
+    client.create_group(GroupName="second", FilterExpression='group.name = "first" OR error')
+
+    with pytest.raises(client.exceptions.InvalidRequestException, match="leads back"):
+        client.update_group(GroupName="first", FilterExpression='group.name = "second"')
+    with pytest.raises(client.exceptions.InvalidRequestException, match="leads back"):
+        client.update_group(
+            GroupName="first", FilterExpression=f'throttle OR group.arn = "{first["GroupARN"]}"'
+        )
+
+    assert client.get_group(GroupName="first")["Group"]["FilterExpression"] == "fault"
+    client.delete_group(GroupName="second")
+    client.delete_group(GroupName="first")
+    assert "selfish" not in [g["GroupName"] for g in client.get_groups()["Groups"]]
 
 
 def test_a_syntax_error_names_the_position_and_what_was_expected(traffic: Any) -> None:

@@ -7,6 +7,7 @@ says when a window spans a change).
 """
 
 import asyncio
+import dataclasses
 import hashlib
 import re
 import time
@@ -16,7 +17,7 @@ from typing import Any
 
 from fluoroscope.api import protocol, tokens
 from fluoroscope.errors import ApiError, FilterSyntaxError
-from fluoroscope.filters.ast import Node
+from fluoroscope.filters.ast import Group, Node
 from fluoroscope.filters.groups import Classifier, GroupDefinition
 from fluoroscope.filters.parser import parse
 from fluoroscope.model.summary import TraceSummary
@@ -26,6 +27,8 @@ REGION = "us-east-1"
 ACCOUNT = "000000000000"
 GROUP_LIMIT = 25
 PAGE_SIZE = 100
+# "Default is a reserved name" (botocore, CreateGroupRequest.GroupName).
+DEFAULT_GROUP = "Default"
 _NAME = re.compile(r"[A-Za-z0-9_\-.]{1,32}")
 
 
@@ -88,15 +91,17 @@ class GroupCatalog:
         """Add a group, or InvalidRequestException."""
         if not _NAME.fullmatch(name):
             raise ApiError("GroupName must be 1-32 letters, digits, '.', '_' or '-'")
+        if name == DEFAULT_GROUP:
+            raise ApiError(f"{DEFAULT_GROUP} is a reserved group name")
         if len(self._records) >= GROUP_LIMIT:
             raise ApiError(f"at most {GROUP_LIMIT} groups can exist")
-        if text:
-            parse_filter(text)
         unique = hashlib.blake2b(f"{name}{self._now()}".encode(), digest_size=12).hexdigest()
         record = GroupRecord(
             name, f"arn:aws:xray:{REGION}:{ACCOUNT}:group/{name}/{unique.upper()}",
             text or None, insights, notifications, self._now(),
         )  # fmt: skip
+        if text:
+            self._check_references(record, parse_filter(text))
         if not self._table.insert(record):
             raise ApiError(f"a group named {name} already exists")
         self._publish({**self._records, name: record})
@@ -111,7 +116,7 @@ class GroupCatalog:
     ) -> GroupRecord:
         """Change a group's filter or settings."""
         if text:
-            parse_filter(text)
+            self._check_references(record, parse_filter(text))
         changed = GroupRecord(
             record.name, record.arn, record.filter if text is None else (text or None),
             record.insights if insights is None else insights,
@@ -121,6 +126,26 @@ class GroupCatalog:
         self._table.update(changed)
         self._publish({**self._records, record.name: changed})
         return changed
+
+    def _check_references(self, record: GroupRecord, node: Node) -> None:
+        """Refuse a filter that leads back to its own group through ``group.name``/``group.arn``:
+        each reference is evaluated in full, so a cycle would cost every trace written an
+        evaluation that grows exponentially with the references in it."""
+        groups = {r.name: r for r in self._records.values() if r.name != record.name}
+        by_key = {key: r.name for r in (*groups.values(), record) for key in (r.name, r.arn)}
+        filters = self.filters
+        seen: set[str] = set()
+        waiting = [by_key[key] for key in _references(node) if key in by_key]
+        while waiting:
+            name = waiting.pop()
+            if name == record.name:
+                raise ApiError(f"FilterExpression leads back to the group {record.name} itself")
+            if name in seen:
+                continue
+            seen.add(name)
+            referenced = filters.get(name)
+            if referenced is not None:
+                waiting += [by_key[key] for key in _references(referenced) if key in by_key]
 
     def delete(self, record: GroupRecord) -> None:
         """Remove a group."""
@@ -174,7 +199,7 @@ class GroupOperations:
         records = self._catalog.all()
         start = 0
         if token is not None:
-            start = int(tokens.decode(token, "groups").get("after", 0))
+            start = tokens.offset(tokens.decode(token, "groups"))
         page = records[start : start + PAGE_SIZE]
         reply: dict[str, object] = {"Groups": [_group(r) for r in page]}
         if start + PAGE_SIZE < len(records):
@@ -213,3 +238,14 @@ def _group(record: GroupRecord) -> dict[str, object]:
         "NotificationsEnabled": record.notifications,
     }
     return out
+
+
+def _references(node: object) -> set[str]:
+    """The group names and ARNs a parsed filter refers to, anywhere in it."""
+    if isinstance(node, Group):
+        return {node.value}
+    found: set[str] = set()
+    if dataclasses.is_dataclass(node):
+        for member in dataclasses.fields(node):
+            found |= _references(getattr(node, member.name))
+    return found

@@ -56,9 +56,33 @@ async def read_body(request: web.Request) -> dict[str, Any]:
             body = json.loads(data)
         except ValueError:
             raise ApiError("the request body is not valid JSON") from None
+        if isinstance(body, dict):
+            _refuse_lone_surrogates(body)
     if not isinstance(body, dict):
         raise ApiError("the request body must be a JSON object")
     return body
+
+
+# Members whose strings are checked one by one further on (each document refused on its own).
+_CHECKED_LATER = frozenset({"TraceSegmentDocuments"})
+
+
+def _refuse_lone_surrogates(value: object, name: str = "the request") -> None:
+    """Refuse text that is not Unicode (a lone surrogate such as "\ud800", which JSON's escapes
+    can spell): it cannot be stored, indexed, or written back as JSON or UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise ApiError(f"{name} holds text that is not valid Unicode") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_lone_surrogates(key, name)
+            if key not in _CHECKED_LATER:
+                _refuse_lone_surrogates(item, key)
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_lone_surrogates(item, name)
 
 
 def timestamp(body: dict[str, Any], name: str, *, required: bool = True) -> float | None:
@@ -131,8 +155,14 @@ def number(
         if required:
             raise ApiError(f"{name} is required")
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise ApiError(f"{name} must be a number")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer past a double's range
+        finite = False
+    if not finite:
+        raise ApiError(f"{name} must be a finite number")
     if integer and not isinstance(value, int):
         raise ApiError(f"{name} must be an integer")
     if low is not None and value < low:

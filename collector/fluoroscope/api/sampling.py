@@ -100,7 +100,7 @@ class SamplingOperations:
         """10-second windows of each rule's request, sampled and borrowed counts."""
         token = protocol.string(body, "NextToken")
         summaries = [summary.to_api() for summary in self._quotas.summaries()]
-        start = int(tokens.decode(token, "statistics").get("after", 0)) if token else 0
+        start = tokens.offset(tokens.decode(token, "statistics")) if token else 0
         reply: dict[str, object] = {
             "SamplingStatisticSummaries": summaries[start : start + PAGE_SIZE]
         }

@@ -40,3 +40,12 @@ def decode(token: str, query: str) -> dict[str, Any]:
     if payload.get("q") != query:
         raise ApiError("NextToken belongs to a different query")
     return position
+
+
+def offset(position: dict[str, Any]) -> int:
+    """The list offset a decoded position names (``after``); InvalidRequestException unless it
+    is a whole number from 0 up, as the tokens this module writes hold."""
+    value = position.get("after", 0)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+        raise ApiError("NextToken is not valid")
+    return value

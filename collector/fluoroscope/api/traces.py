@@ -1,6 +1,7 @@
 """Trace operations: PutTraceSegments, BatchGetTraces, GetTraceSummaries, PutTelemetryRecords."""
 
 import asyncio
+import math
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
@@ -182,8 +183,11 @@ class TraceOperations:
             position = tokens.decode(token, query_id)
             try:
                 after = SummaryCursor(float(position["t"]), int(position["r"]))
-            except (KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError, OverflowError):
                 raise ApiError("NextToken is not valid") from None
+            # Rowids are SQLite integers, and times finite: anything else was not written here.
+            if not (math.isfinite(after.time) and 0 <= after.rowid < 2**63):
+                raise ApiError("NextToken is not valid")
         query = SummaryQuery(_TIME_RANGES[kind], start, end, SUMMARY_PAGE_SIZE, after, rate)
         loop = asyncio.get_running_loop()
         # Planning may look at the store (how common an annotation value is): off the loop.

@@ -99,7 +99,7 @@ def read_json_list(text: str, position: int, max_depth: int) -> tuple[list[objec
         elif text.startswith("]", position):
             return values, position + 1
         else:
-            found = "the end of the expression" if position >= len(text) else repr(text[position])
+            found = "end of the expression" if position >= len(text) else repr(text[position])
             raise FilterSyntaxError(f"unexpected {found}", position, '"," or "]"')
 
 

@@ -111,7 +111,7 @@ class _Parser:
 
     def fail(self, expected: str) -> NoReturn:
         token = self.current
-        found = "the end of the expression" if token.kind == "end" else repr(token.text)
+        found = "end of the expression" if token.kind == "end" else repr(token.text)
         raise FilterSyntaxError(f"unexpected {found}", token.position, expected)
 
     def expect(self, text: str) -> Token:

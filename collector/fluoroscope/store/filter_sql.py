@@ -111,7 +111,9 @@ def _compile(node: Node, compiler: _Compiler, depth: int) -> Condition | None:
         inner = _compile(node.operand, compiler, depth)
         if inner is None or not inner.exact:
             return None
-        return Condition(f"NOT ({inner.sql})", inner.params)
+        # A comparison with a column a trace lacks is NULL, not false: NOT must make it true,
+        # as the evaluator does, or the trace would match neither X nor !X.
+        return Condition(f"NOT coalesce(({inner.sql}), 0)", inner.params)
     if isinstance(node, Present):
         return _present(node.subject)
     if isinstance(node, Compare):
@@ -175,7 +177,10 @@ def _test(column: str, op: str, value: object) -> tuple[str, list[object]]:
     if op == "beginswith":
         return f"substr({column}, 1, length(?)) = ?", [value, value]
     if op == "endswith":
-        return f"(length(?) = 0 OR substr({column}, -length(?)) = ?)", [value, value, value]
+        return (
+            f"({column} IS NOT NULL AND (length(?) = 0 OR substr({column}, -length(?)) = ?))",
+            [value, value, value],
+        )
     return f"{column} {_COMPARISONS[op]} ?", [value]
 
 

@@ -52,7 +52,7 @@ class RuleTable:
                     (_LAST_MODIFICATION, repr(last_modification)),
                 )
                 db.execute("COMMIT")
-            except sqlite3.Error:
+            except BaseException:  # whatever failed, the write lock must not stay taken
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise

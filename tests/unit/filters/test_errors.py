@@ -174,7 +174,7 @@ def test_the_message_repeats_the_position_and_the_expectation() -> None:
         parse("duration >")
 
     assert str(caught.value) == (
-        'unexpected the end of the expression at position 10: expected a value after ">"'
+        'unexpected end of the expression at position 10: expected a value after ">"'
     )
 
 

@@ -59,6 +59,10 @@ EXPRESSIONS = [
     "rootcause.fault.entity { last and remote }",
     "rootcause.responsetime.entity { remote and coverage > 0.5 }",
     "ok !partial duration < 0.2",
+    # Most traces have no user agent or client IP: their columns are NULL.
+    '!(http.useragent = "curl/8.0")',
+    'http.useragent ENDSWITH ""',
+    '!(http.clientip BEGINSWITH "203.")',
 ]
 
 
@@ -75,7 +79,10 @@ def _trace(rng: random.Random, n: int, now: float) -> list[bytes]:
         "id": root_id, "name": entry, "trace_id": tid, "start_time": start,
         "end_time": start + duration, "http": {
             "request": {"url": f"https://{entry}.example.com/{PAGES[n % 2]}/{n % 10}",
-                        "method": rng.choice(["GET", "POST"])},
+                        "method": rng.choice(["GET", "POST"]),
+                        **({"user_agent": "curl/8.0"} if n % 7 == 0 else {}),
+                        **({"client_ip": ["203.0.113.9", "198.51.100.2"][n % 2]}
+                           if n % 5 < 2 else {})},
             "response": {"status": status}},
         "annotations": {"customer": rng.choice(["acme", "globex", "gl"]), "items": n % 6,
                         **({"vip": True} if n % 4 == 0 else {})},
