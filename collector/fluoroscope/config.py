@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fluoroscope.errors import ConfigError
 
@@ -98,6 +99,24 @@ def parse_listener(value: object) -> Address | None:
 def _secret(value: object) -> str | None:
     text = _text(value)
     return text or None
+
+
+def _endpoint(value: object) -> str | None:
+    """An OTLP endpoint URL: gRPC (``grpc://host:port``, ``http://host:port`` or ``host:port``)
+    or OTLP/HTTP (``http(s)://host:port/.../v1/traces``); empty for none."""
+    text = _text(value)
+    if not text:
+        return None
+    parts = urlsplit(text if "://" in text else f"grpc://{text}")
+    if parts.scheme not in ("grpc", "http", "https"):
+        raise ValueError("expected a grpc://, http:// or https:// URL")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if not parts.hostname or port is None or port == 0:
+        raise ValueError("expected a URL with a host and a port from 1 to 65535")
+    return text
 
 
 def _names(value: object) -> frozenset[str]:
@@ -264,7 +283,7 @@ OPTIONS: tuple[Option, ...] = (
            lambda: 1 if (os.cpu_count() or 1) > 1 else 0,
            "helper processes that translate OTLP requests, so that translation runs on another "
            "core (0: in the collector's process; default 1 with two cores or more)"),
-    Option("export_otlp", "export.otlp", "FLUOROSCOPE_EXPORT_OTLP", "--export-otlp", _secret,
+    Option("export_otlp", "export.otlp", "FLUOROSCOPE_EXPORT_OTLP", "--export-otlp", _endpoint,
            lambda: None, "forward everything stored as OTLP to this endpoint "
            "(grpc://host:4317, or http://host:4318/v1/traces)"),
     Option("head_sampling", "sampling.head", "FLUOROSCOPE_SAMPLING_HEAD", "--head-sampling",

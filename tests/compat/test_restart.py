@@ -1,8 +1,5 @@
 """Stopping a collector with SIGTERM and starting a new one on the same data directory."""
 
-import subprocess
-import sys
-
 from tests.compat.documents import completed, dumps, folded, segment, subsegment
 from tests.compat.queries import (
     get_traces,
@@ -96,19 +93,3 @@ def test_a_trace_in_progress_before_the_restart_completes_after_it(make_collecto
     assert before["IsPartial"] is True
     assert after["Revision"] > before["Revision"]
     assert the_document(get_traces(client, [trace_id])[trace_id]) == closed
-
-
-def test_a_second_collector_on_a_data_directory_in_use_refuses_to_start(make_collector):
-    """Two collectors writing one store would give different traces the same rows: the second
-    stops at once, saying which process has the directory."""
-    first = make_collector(otlp=False)
-    second = subprocess.run(
-        [sys.executable, "-m", "fluoroscope", "serve", "--data-dir", str(first.data_dir),
-         "--udp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--otlp-grpc", "off",
-         "--otlp-http", "off"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-
-    assert second.returncode == 1
-    assert f"is in use by another Fluoroscope (pid {first.process.pid})" in second.stderr
-    assert first.get("/healthz")[0] == 200

@@ -1,5 +1,6 @@
 """Configuration: precedence of flags, environment and TOML, and one clear message per mistake."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,28 @@ def test_a_bad_value_names_its_option_and_source(tmp_path):
         load({}, {"FLUOROSCOPE_SAMPLING_HEAD": "sometimes"}, None)
     with pytest.raises(ConfigError, match=r"--udp 'nowhere'.*HOST:PORT"):
         load({"udp": "nowhere"}, {}, None)
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("ftp://collector:4317", "grpc://, http:// or https://"),
+        ("grpc://collector:99999", "a port from 1 to 65535"),
+        ("http://collector:abc/v1/traces", "a port from 1 to 65535"),
+        ("collector", "a host and a port"),
+    ],
+)
+def test_an_export_endpoint_is_checked_at_start_up(tmp_path, value, said):
+    """Checked with every other option, wherever it comes from, not when the exporter starts."""
+    path = write_toml(tmp_path, f"[export]\notlp = '{value}'\n")
+
+    with pytest.raises(ConfigError, match=rf"--export-otlp '{re.escape(value)}'.*{said}"):
+        load({"export_otlp": value}, {}, None)
+    with pytest.raises(ConfigError, match=rf"export\.otlp.*{said}"):
+        load({}, {}, path)
+    assert load({"export_otlp": "grpc://collector:4317"}, {}, None).export_otlp == (
+        "grpc://collector:4317"
+    )
 
 
 def test_an_unknown_key_in_the_file_is_refused(tmp_path):

@@ -10,7 +10,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -27,7 +27,7 @@ from fluoroscope.assembly.gate import SamplingGate
 from fluoroscope.assembly.head_sampling import HeadMode, HeadSampler
 from fluoroscope.assembly.in_flight import AssemblyLimits
 from fluoroscope.assembly.tail_sampling import TailRuleError, TailSampler, parse_rules
-from fluoroscope.config import Config
+from fluoroscope.config import Address, Config
 from fluoroscope.errors import ConfigError
 from fluoroscope.model.segment import Document
 from fluoroscope.receivers.otlp import OtlpIngest
@@ -158,11 +158,13 @@ class Collector:
                 self.groups,
                 SamplingOperations(book, quotas, self._rules, self._control, self._rules_changed),
             )
-            http = await self._api.start()
+            with _naming("the X-Ray API", "--http", config.http):
+                http = await self._api.start()
             self._udp = UdpReceiver(
                 config.udp, self._ingest_raw, self.registry, config.udp_receive_buffer_bytes
             )
-            udp = self._udp.start()
+            with _naming("the X-Ray daemon protocol", "--udp", config.udp, "udp"):
+                udp = self._udp.start()
             otlp_lines = await self._start_otlp()
         except OSError:
             await self.stop()
@@ -266,12 +268,14 @@ class Collector:
             self._otlp_grpc = OtlpGrpcReceiver(
                 config.otlp_grpc, ingest, config.otlp_max_message_bytes, config.otlp_bearer_token
             )
-            lines.append(f"OTLP/gRPC on {await self._otlp_grpc.start()}")
+            with _naming("OTLP/gRPC", "--otlp-grpc", config.otlp_grpc):
+                lines.append(f"OTLP/gRPC on {await self._otlp_grpc.start()}")
         if config.otlp_http is not None:
             self._otlp_http = OtlpHttpReceiver(
                 config.otlp_http, ingest, config.otlp_max_message_bytes, config.otlp_bearer_token
             )
-            address = await self._otlp_http.start()
+            with _naming("OTLP/HTTP", "--otlp-http", config.otlp_http):
+                address = await self._otlp_http.start()
             lines.append(f"OTLP/HTTP on http://{address}/v1/traces")
         return lines
 
@@ -391,3 +395,13 @@ def _in_flight_s(config: Config) -> float:
     leaves it alone until then."""
     held = max(config.assembly_idle_timeout_s, config.assembly_complete_linger_s)
     return held + config.flush_interval_ms / 1000 + 1.0
+
+
+@contextlib.contextmanager
+def _naming(what: str, flag: str, address: Address, transport: str = "tcp") -> Iterator[None]:
+    """Say which listener could not listen: with the defaults, UDP and HTTP share port 2000."""
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OSError(exc.errno, f"{what} on {transport} {address} ({flag}): {reason}") from exc

@@ -68,7 +68,7 @@ async def _serve(config: configuration.Config) -> int:
         print(f"fluoroscope: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"fluoroscope: cannot listen: {exc}", file=sys.stderr)
+        print(f"fluoroscope: cannot listen: {exc.strerror or exc}", file=sys.stderr)
         return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -50,9 +50,12 @@ class OtlpGrpcReceiver:
         server.add_generic_rpc_handlers(
             (grpc.method_handlers_generic_handler(_SERVICE, {"Export": handler}),)
         )
-        port = server.add_insecure_port(str(self._address))
+        try:
+            port = server.add_insecure_port(str(self._address))
+        except RuntimeError:  # newer grpcio raises where older releases returned 0
+            port = 0
         if port == 0:
-            raise OSError(f"cannot listen on {self._address} for OTLP/gRPC")
+            raise OSError("the address is in use or cannot be bound")
         await server.start()
         self._server = server
         return Address(self._address.host, port)
