@@ -68,6 +68,13 @@ def processed_documents(stored: list[bytes]) -> ProcessedTrace:
             continue
         body, _ = _build(entity_id, winners, children, placed, -1)
         out.append((_number(body, "start_time"), entity_id, orjson.dumps(body)))
+    # Entities in a cycle of parents (a subsegment naming itself, or its own child, as its
+    # parent) have no top above them: the first of each cycle tops a document, rather than
+    # the whole cycle vanishing.
+    for entity_id, _version in sorted(winners.items(), key=lambda item: item[1].order):
+        if entity_id not in placed:
+            body, _ = _build(entity_id, winners, children, placed, -1)
+            out.append((_number(body, "start_time"), entity_id, orjson.dumps(body)))
     out.sort(key=lambda item: item[0])
 
     starts = [_number(v.body, "start_time") for v in winners.values()]

@@ -169,6 +169,8 @@ def _validated(segment: Segment, raw: bytes) -> Segment:
         if segment.type is not None and segment.parent_id is None:
             raise DocumentError("MissingParentId", "an independent subsegment needs parent_id")
         _check(segment, 0)
+        if segment.subsegments:
+            _check_unique_ids(segment)
     except DocumentError as exc:
         exc.doc_id = segment.id if _HEX.issuperset(segment.id) else _sniff_id(raw)
         raise
@@ -183,6 +185,8 @@ def _check(entity: Segment, depth: int) -> None:
         raise DocumentError(
             "InvalidParentId", f"parent_id {parent_id!r} must be 16 hexadecimal digits"
         )
+    if parent_id == entity.id:
+        raise DocumentError("InvalidParentId", "parent_id is the entity's own id")
     if depth and entity.trace_id is not None and _TRACE_ID(entity.trace_id) is None:
         raise DocumentError("InvalidTraceId", "a subsegment's trace_id is not 1-<8 hex>-<24 hex>")
     cause = entity.cause
@@ -213,6 +217,20 @@ def _check(entity: Segment, depth: int) -> None:
             )
         for child in children:
             _check(child, depth + 1)
+
+
+def _check_unique_ids(segment: Segment) -> None:
+    """Ids are unique within a trace (an entity is found, replaced and folded by its id), so
+    within one document above all."""
+    seen: set[str] = set()
+    waiting = [segment]
+    while waiting:
+        entity = waiting.pop()
+        if entity.id in seen:
+            raise DocumentError("DuplicateId", f"id {entity.id} appears twice in the document")
+        seen.add(entity.id)
+        if entity.subsegments:
+            waiting += entity.subsegments
 
 
 def _check_name(name: str) -> None:

@@ -186,6 +186,20 @@ def test_an_orphan_is_returned_on_its_own(make_document, subsegment):
     assert processed.documents[1][1] == orjson.dumps(orphan)
 
 
+def test_subsegments_that_are_each_others_parents_are_still_returned(make_document, subsegment):
+    """A cycle of parents has no top: its first member tops a document, rather than the
+    whole cycle vanishing from BatchGetTraces."""
+    first = subsegment(STEP, INNER)
+    second = subsegment(INNER, STEP)
+    root = make_document(id=ROOT)
+
+    processed = processed_documents(encode(root, first, second))
+
+    assert [doc_id for doc_id, _ in processed.documents] == [ROOT, STEP]
+    ((_, cycle),) = [item for item in processed.documents if item[0] == STEP]
+    assert [sub["id"] for sub in orjson.loads(cycle)["subsegments"]] == [INNER]
+
+
 def test_documents_are_returned_by_start_time(make_document, subsegment):
     """Processed documents come in start order, not arrival order."""
     later = make_document(id=ROOT, start_time=START + 1, end_time=START + 2)

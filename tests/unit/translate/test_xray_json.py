@@ -360,6 +360,28 @@ def test_an_invalid_parent_id_is_refused(make_document, parent_id):
     assert error.code == "InvalidParentId"
 
 
+def test_a_parent_id_naming_the_entity_itself_is_refused(make_document):
+    """An entity cannot be its own parent: it would be folded under itself and never shown."""
+    document = make_document(id=DOC_ID, type="subsegment", parent_id=DOC_ID)
+
+    error = refusal(document)
+
+    assert error.code == "InvalidParentId"
+    assert error.doc_id == DOC_ID
+
+
+def test_an_id_used_twice_in_one_document_is_refused(make_document):
+    """Entities are found, replaced and folded by id: within a trace, ids are unique."""
+    child = {"id": "00000000000000c1", "name": "db", "start_time": 1.0, "end_time": 2.0}
+    twin = {**child, "name": "db-again"}
+    itself = {**child, "id": DOC_ID}
+
+    for subsegments in ([child, twin], [{**child, "subsegments": [twin]}], [itself]):
+        error = refusal(make_document(id=DOC_ID, subsegments=subsegments))
+        assert error.code == "DuplicateId"
+        assert error.doc_id == DOC_ID
+
+
 def test_an_independent_subsegment_without_parent_id_is_refused(make_document):
     """``type: subsegment`` on its own needs the parent it belongs under."""
     document = make_document(id=DOC_ID, type="subsegment")
