@@ -488,19 +488,37 @@ def test_documents_beyond_the_limit_are_refused_and_counted(make_harness, make_d
     assert harness.sink.summaries[TRACE_ID].revision == 1
 
 
-def test_the_limit_is_remembered_across_a_reload(make_harness, clock, make_document, root):
-    """A trace stored as over the limit stays over it after eviction."""
+def test_the_limit_holds_after_the_trace_leaves_memory(make_harness, clock, make_document, root):
+    """Documents of a trace over its limit are refused after it is evicted, as before: else a
+    trace whose documents trickle in would grow without bound."""
     harness = make_harness(max_trace_bytes=1)
     harness.add(root)
     harness.assembler.flush()
     clock.advance(60)
     harness.assembler.evict()
 
-    harness.add(make_document(type="subsegment", parent_id=ROOT))
-    harness.assembler.flush()
     result = harness.add(make_document(type="subsegment", parent_id=ROOT))
+    harness.assembler.flush()
 
-    assert harness.sink.summaries[TRACE_ID].limit_exceeded
+    assert result == ["TraceLimitExceeded"]
+    assert harness.counter(*LIMIT) == 1
+    assert harness.sink.summaries[TRACE_ID].revision == 1
+    assert harness.assembler.in_flight == 0
+
+
+def test_the_limit_is_found_in_the_store_after_a_restart(make_harness, make_document, root):
+    """A new assembler (a restarted collector) reads the trace's limit from the store with its
+    first new document, and refuses the ones after it."""
+    first = make_harness(max_trace_bytes=1)
+    first.add(root)
+    first.assembler.flush()
+    restarted = make_harness(sink=first.sink, max_trace_bytes=1)
+
+    restarted.add(make_document(type="subsegment", parent_id=ROOT))
+    restarted.assembler.flush()
+    result = restarted.add(make_document(type="subsegment", parent_id=ROOT))
+
+    assert first.sink.summaries[TRACE_ID].limit_exceeded
     assert result == ["TraceLimitExceeded"]
 
 
