@@ -106,10 +106,14 @@ def facts_of(tree: TraceTree) -> TraceFacts:
     visits: list[Visit] = []
     calls: list[Call] = []
     services: dict[str, ServiceId] = {}
+    entry = tree.root
     for segment in tree.segments:
         service = service_of(segment)
         services[segment.id] = service
-        root = segment.parent_id is None
+        # A segment no caller reported is the entry point when no segment is parentless (a
+        # caller outside the collector's view, as Lambda's own segment is): the summary's
+        # EntryPoint, the root keyword and the graph's client node all say so alike.
+        root = segment.parent_id is None or segment is entry
         visit = _visit(segment, service, root)
         visits.append(visit)
         if root:

@@ -459,3 +459,20 @@ def test_annotation_values_keep_their_kind(value, tagged, api):
     result = (typed_value(value), annotation_value(value))
 
     assert result == (tagged, api)
+
+
+def test_an_entry_segment_whose_caller_never_reported_is_the_root_everywhere(
+    make_document, summary_of
+):
+    """Its caller (an uninstrumented proxy, Lambda's own segment) is outside the trace: the
+    segment is the EntryPoint, and likewise the root of the graph, with a client calling it."""
+    entry = make_document(id=ROOT, parent_id=DOWNSTREAM, http={"response": {"status": 200}})
+
+    summary = summary_of(entry)
+
+    assert summary.to_api()["EntryPoint"] == CHECKOUT
+    (visit,) = summary.facts.visits
+    assert visit.root
+    assert [(call.source.type, call.target.name) for call in summary.facts.calls] == [
+        ("client", "checkout")
+    ]

@@ -2,8 +2,10 @@
 
 import itertools
 
+import orjson
 import pytest
 
+from fluoroscope.model.segment import view_of
 from fluoroscope.model.trace import Completeness, TraceTree, supersedes
 
 ROOT = "00000000000000a0"
@@ -234,11 +236,12 @@ def test_a_parent_cycle_in_hostile_input_terminates(make_document, views):
     assert tree.segment_of(INNER) is None
 
 
-def test_a_subsegment_that_is_its_own_parent_terminates(make_document, views):
-    """A self-loop is a cycle too."""
+def test_a_subsegment_that_is_its_own_parent_terminates(make_document):
+    """A self-loop is a cycle too. Validation refuses one now; a store written before that may
+    still hold one, so the tree must not loop on it."""
     loop = make_document(id=STEP, type="subsegment", parent_id=STEP)
 
-    tree = TraceTree(views(loop))
+    tree = TraceTree([view_of(orjson.dumps(loop))])
 
     assert tree.segment_of(STEP) is None
     assert tree.completeness is Completeness.INCOMPLETE

@@ -142,7 +142,7 @@ def documents(draw):
         fields.update(extra)
     else:
         document["type"] = "subsegment"
-        document["parent_id"] = draw(IDS)
+        document["parent_id"] = draw(IDS.filter(lambda parent: parent != document["id"]))
         namespace = draw(st.sampled_from([None, "aws", "remote", "local"]))
         if namespace is not None:
             document["namespace"] = namespace
