@@ -7,7 +7,11 @@ To X-Ray, as the Collector's exporter does (``cause.go``):
 - ``cause.exceptions``: one per ``exception`` event (``exception.type``, ``exception.message``,
   frames read from ``exception.stacktrace``, ``_stacks``), plus one per earlier exception of a
   chained stack trace, linked through ``cause``; ``remote`` is true on CLIENT and PRODUCER spans.
-  A span with status ERROR and no exception event gets one exception holding the status message.
+  On an AWS SDK span (``rpc.system`` ``aws-api``), each ``HTTP request failure`` event (one per
+  failed attempt of a retried call) becomes a remote exception of type ``aws.http.error.event``
+  whose message is ``<status>@<epoch seconds>@<aws.http.error_message>``. A span with status
+  ERROR and none of these gets one exception holding the status message, or, when that is empty,
+  the ``http.status_text`` attribute (which is then consumed).
   Attributes ``aws.xray.exception.<field>`` on the event (the Collector's receiver writes ``id``,
   ``remote``, ``truncated``, ``skipped``, ``cause``) set that field. The exporter draws exception
   ids at random; here an id is derived from the span id and the event's position, so that the
@@ -34,11 +38,15 @@ from fluoroscope.translate.otlp._record import SpanRecord, event_json
 from fluoroscope.translate.otlp._values import (
     attributes_from_key_values,
     from_plain,
+    scalar,
     string,
     to_plain,
 )
 
 EXCEPTION_EVENT = "exception"
+AWS_HTTP_FAILURE_EVENT = "HTTP request failure"
+AWS_HTTP_FAILURE_TYPE = "aws.http.error.event"
+STATUS_TEXT = "http.status_text"
 EXCEPTION_PREFIX = "aws.xray.exception."
 ERROR = Status.STATUS_CODE_ERROR
 UNSET = Status.STATUS_CODE_UNSET
@@ -57,18 +65,30 @@ def flags(status_code: int, http_status: int | None) -> tuple[bool, bool, bool]:
     return status_code == ERROR, False, False
 
 
-def to_xray(record: SpanRecord, *, language: str) -> dict[str, Any] | None:
-    """The ``cause`` of a span, or None."""
+def to_xray(
+    record: SpanRecord, *, language: str, aws_sdk: bool = False
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """The ``cause`` of a span, or None; and the attributes it consumed."""
     exceptions: list[dict[str, Any]] = []
     remote = record.kind in _REMOTE_KINDS
     for index, event in enumerate(record.events):
-        if event.get("name") == EXCEPTION_EVENT:
+        name = event.get("name")
+        if name == EXCEPTION_EVENT:
             exceptions.extend(_exceptions(record.span_id, index, event, remote, language))
-    if not exceptions and record.status_code == ERROR and record.status_message:
-        exceptions.append(
-            {"id": _exception_id(record.span_id, -1, 0), "message": record.status_message}
-        )
-    return {"exceptions": exceptions} if exceptions else None
+        elif aws_sdk and name == AWS_HTTP_FAILURE_EVENT:
+            failure = _http_failure(record.span_id, index, event)
+            if failure is not None:
+                exceptions.append(failure)
+    consumed: list[str] = []
+    if not exceptions and record.status_code == ERROR:
+        message = record.status_message
+        if not message:
+            message = string(record.attributes, STATUS_TEXT) or ""
+            if message:
+                consumed.append(STATUS_TEXT)
+        if message:
+            exceptions.append({"id": _exception_id(record.span_id, -1, 0), "message": message})
+    return ({"exceptions": exceptions} if exceptions else None), consumed
 
 
 def from_xray(
@@ -140,6 +160,23 @@ def _exceptions(
             if ok and field and _allowed(field, plain):
                 exception[field] = plain
     return chain
+
+
+def _http_failure(span_id: bytes, index: int, event: Mapping[str, Any]) -> dict[str, Any] | None:
+    """One failed attempt of an AWS SDK call, as the exporter writes it; None without its
+    status and message."""
+    attributes = attributes_from_key_values(event.get("attributes", ()))
+    status = scalar(attributes, "http.response.status_code")
+    message = string(attributes, "aws.http.error_message")
+    if status is None or message is None:
+        return None
+    micros = int(event.get("timeUnixNano", 0)) // 1000
+    return {
+        "id": _exception_id(span_id, index, 0),
+        "type": AWS_HTTP_FAILURE_TYPE,
+        "remote": True,
+        "message": f"{status}@{micros / 1_000_000:.6f}@{message}",
+    }
 
 
 def _event(exception: Mapping[str, Any], time: int, language: str) -> dict[str, Any]:

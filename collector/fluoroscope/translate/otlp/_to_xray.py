@@ -173,7 +173,8 @@ def _document(
     for flag, raised in zip(_cause.FLAGS, raised_flags, strict=True):
         if raised:
             document[flag] = True
-    cause = _cause.to_xray(record, language=resource.language)
+    cause, used = _cause.to_xray(record, language=resource.language, aws_sdk=aws_sdk)
+    consumed += used
     if cause is not None:
         document["cause"] = cause
     links = _links(record)

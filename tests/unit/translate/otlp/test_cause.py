@@ -136,6 +136,50 @@ def test_an_error_status_without_events_keeps_its_message_as_the_cause(make_span
     assert exception["message"] == "upstream timed out"
 
 
+def test_an_empty_error_status_takes_the_http_status_text_as_the_cause(
+    make_span, to_document, to_span
+):
+    """The exporter's fallback, when the status has no message; the attribute is consumed,
+    and both come back from the document."""
+    span = make_span(status=ERROR, attributes={"http.status_text": "Bad Gateway"})
+
+    document = to_document(span)
+
+    assert [e["message"] for e in document["cause"]["exceptions"]] == ["Bad Gateway"]
+    assert "http.status_text" not in document.get("metadata", {}).get("default", {})
+    back = to_span(document)
+    assert attributes_of(back)["http.status_text"] == "Bad Gateway"
+    assert (back.status.code, back.status.message, list(back.events)) == (ERROR, "", [])
+
+
+def test_failed_attempts_of_an_aws_sdk_call_are_remote_exceptions(make_span, to_document, to_span):
+    """Each "HTTP request failure" event of a retried AWS SDK call, as the exporter writes it."""
+    failure = {"http.response.status_code": 503, "aws.http.error_message": "Slow Down"}
+    span = make_span(
+        kind=CLIENT,
+        parent_span_id=PARENT,
+        attributes={"rpc.system": "aws-api", "rpc.service": "S3", "rpc.method": "GetObject"},
+        events=[("HTTP request failure", 1_700_000_000_123_456_789, failure)],
+    )
+
+    document = to_document(span)
+
+    (exception,) = document["cause"]["exceptions"]
+    assert (exception["type"], exception["remote"], exception["message"]) == (
+        "aws.http.error.event",
+        True,
+        "503@1700000000.123456@Slow Down",
+    )
+    assert list(to_span(document).events) == list(span.events)
+
+
+def test_a_failure_event_outside_an_aws_sdk_span_is_only_an_event(make_span, to_document):
+    failure = {"http.response.status_code": 503, "aws.http.error_message": "Slow Down"}
+    span = make_span(events=[("HTTP request failure", END, failure)])
+
+    assert "cause" not in to_document(span)
+
+
 def test_exception_ids_are_the_same_on_every_translation(make_span, to_document):
     """Ids are derived from the span, so the same span makes the same document."""
     span = make_span(events=[("exception", END, {"exception.type": "E"})])
