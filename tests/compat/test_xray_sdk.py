@@ -167,12 +167,15 @@ def test_remote_aws_and_local_subsegments_are_embedded_in_their_segment(
     ]
 
 
-def test_downstream_calls_are_inferred_services(collector, xray, make_recorder):
+# The SDK's botocore patch names its subsegment after the endpoint prefix ("dynamodb"); its
+# Node.js counterpart, and code that records calls by hand, write "DynamoDB".
+@pytest.mark.parametrize("service", ["DynamoDB", "dynamodb"])
+def test_downstream_calls_are_inferred_services(collector, xray, make_recorder, service):
     """A DynamoDB call names its table as an AWS::DynamoDB::Table; an HTTP call is remote."""
     recorder = make_recorder(collector)
 
     segment = recorder.begin_segment("checkout")
-    dynamodb = recorder.begin_subsegment("DynamoDB", "aws")
+    dynamodb = recorder.begin_subsegment(service, "aws")
     dynamodb.set_aws({"operation": "PutItem", "table_name": "orders", "region": "us-east-1"})
     recorder.end_subsegment()
     recorder.begin_subsegment("payments.example.com", "remote")

@@ -44,6 +44,21 @@ _AWS_RESOURCES: dict[str, tuple[str, str]] = {
     "kinesis": ("stream_name", "Stream"),
 }
 _DOWNSTREAM = frozenset({"aws", "remote"})
+# The service names X-Ray's node types use, by the names SDKs give their subsegments (lower
+# case, without "Amazon"/"AWS" and a "v2"): the Node SDK writes "DynamoDB", the Python and Go
+# SDKs the endpoint prefix "dynamodb", the Java SDK "DynamoDb" or "AmazonDynamoDBv2".
+_CANONICAL = {
+    name.lower(): name
+    for name in (
+        "DynamoDB", "SQS", "SNS", "Lambda", "S3", "Kinesis", "Firehose", "EC2", "ECS", "EKS",
+        "STS", "KMS", "SSM", "SecretsManager", "CloudWatch", "EventBridge", "SES", "Athena",
+        "Glue", "StepFunctions", "CloudFormation", "IAM", "ElastiCache", "RDS", "Route53",
+        "AppSync", "Cognito", "ECR", "Bedrock",
+    )
+}  # fmt: skip
+_CANONICAL.update({"sfn": "StepFunctions", "states": "StepFunctions", "events": "EventBridge",
+                   "monitoring": "CloudWatch", "logs": "CloudWatchLogs",
+                   "cognitoidp": "Cognito", "bedrockruntime": "Bedrock"})  # fmt: skip
 
 
 # Identities repeat across traces; building one is slower than finding it. Bounded: cleared
@@ -72,7 +87,7 @@ def is_downstream_call(entity: Segment) -> bool:
 def inferred_service(subsegment: Segment) -> ServiceId:
     """The inferred node for a downstream subsegment whose callee sent no segment."""
     if subsegment.namespace == "aws":
-        service = subsegment.name
+        service = canonical_aws_service(subsegment.name)
         aws = subsegment.aws
         account = aws.account_id if aws is not None else None
         resource = _AWS_RESOURCES.get(service.lower())
@@ -85,6 +100,18 @@ def inferred_service(subsegment: Segment) -> ServiceId:
     if subsegment.sql is not None:
         return ServiceId(subsegment.name, "Database::SQL", None, True)
     return ServiceId(subsegment.name, "remote", None, True)
+
+
+def canonical_aws_service(name: str) -> str:
+    """The service name X-Ray's node types use for an SDK's name of an AWS service (the name
+    itself when it is not a known one)."""
+    key = name.lower().replace("-", "").replace(" ", "")
+    for prefix in ("amazon", "aws"):
+        if key.startswith(prefix) and key[len(prefix) :]:
+            key = key[len(prefix) :]
+    if key.endswith("v2"):
+        key = key[:-2]
+    return _CANONICAL.get(key, name)
 
 
 def _resource_name(value: str) -> str:

@@ -360,6 +360,20 @@ def test_a_downstream_call_whose_callee_sent_a_segment_adds_no_inferred_node(
             {"name": "DynamoDB", "namespace": "aws", "aws": {"table_name": "orders"}},
             ServiceId("orders", "AWS::DynamoDB::Table", None, True),
         ),
+        # The Python and Go SDKs name the subsegment after the endpoint prefix, the Java SDK
+        # after its client: the node type is X-Ray's all the same.
+        (
+            {"name": "dynamodb", "namespace": "aws", "aws": {"table_name": "orders"}},
+            ServiceId("orders", "AWS::DynamoDB::Table", None, True),
+        ),
+        (
+            {"name": "AmazonDynamoDBv2", "namespace": "aws", "aws": {"table_name": "orders"}},
+            ServiceId("orders", "AWS::DynamoDB::Table", None, True),
+        ),
+        (
+            {"name": "sqs", "namespace": "aws", "aws": {"operation": "ListQueues"}},
+            ServiceId("SQS", "AWS::SQS", None, True),
+        ),
         (
             {
                 "name": "SQS",
