@@ -12,6 +12,7 @@ from collections.abc import Callable
 import orjson
 
 from fluoroscope.errors import StoreError
+from fluoroscope.model.summary import PLAUSIBLE_ID_EPOCH_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +96,6 @@ class Retention:
         count = len(orjson.loads(rowids))
         if not count:
             return 0
-        # Graph statistics older than the oldest kept trace go too (hours once whole).
-        graph_cutoff = min(cutoff, newest)
         try:
             connection.execute("BEGIN")
             for table, column in (
@@ -109,6 +108,14 @@ class Retention:
                     f"DELETE FROM {table} WHERE {column} IN (SELECT value FROM json_each(?))",
                     (rowids,),
                 )
+            # Graph statistics older than every kept trace go too (hours once whole). They are
+            # filed by segment time, and traces are deleted by when they were written: a trace
+            # sent late keeps its statistics as long as it is kept. A trace's id time lies
+            # within a day of its start (model.summary), and it is indexed.
+            (earliest,) = connection.execute("SELECT min(id_time) FROM traces").fetchone()
+            graph_cutoff = min(cutoff, newest)
+            if earliest is not None:
+                graph_cutoff = min(graph_cutoff, earliest - PLAUSIBLE_ID_EPOCH_SECONDS)
             connection.execute("DELETE FROM graph_minutes WHERE minute < ?", (graph_cutoff - 60,))
             connection.execute("DELETE FROM graph_hours WHERE minute < ?", (graph_cutoff - 3600,))
             connection.execute("COMMIT")

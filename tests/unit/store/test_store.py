@@ -567,6 +567,35 @@ def test_retention_deletes_whole_traces_past_the_cutoff(
     assert database.execute("SELECT key, value FROM annotations").fetchall() == [("k", "new")]
 
 
+def test_retention_keeps_the_graph_statistics_of_a_kept_trace_sent_late(
+    store, trace_write, make_document, database
+):
+    """Statistics are filed by segment time, traces deleted by when they were written: a
+    trace sent ten days late outlives one written before it, and so must its statistics."""
+    late_start = EPOCH - 10 * 86_400
+    early = trace_write(make_document(), trace_id=f"1-{EPOCH:08x}-{1:024x}")
+    late = trace_write(
+        make_document(start_time=late_start, end_time=late_start + 1),
+        trace_id=f"1-{late_start:08x}-{2:024x}",
+    )
+    commit(store, [early], now=EPOCH + 100.0)
+    commit(store, [late], now=EPOCH + 200.0)
+    minute = late_start - late_start % 60
+    database.execute(
+        "INSERT INTO graph_minutes (grp, minute, kind, src_name, src_type, src_account,"
+        " src_inferred, dst_name, dst_type, dst_account, dst_inferred, ok, error, throttle,"
+        " fault, total, total_rt) VALUES ('', ?, 'n', 'late', '', '', 0, '', '', '', 0,"
+        " 1, 0, 0, 0, 1, 1.0)",
+        (minute,),
+    )
+    database.commit()
+
+    deleted = store.retention.delete_expired(EPOCH + 150.0, 100)
+
+    assert deleted == 1
+    assert database.execute("SELECT minute FROM graph_minutes").fetchall() == [(minute,)]
+
+
 def test_retention_deletes_at_most_the_limit_oldest_first(store, trace_write, make_document):
     """Deletion is chunked, and takes the least recently updated first."""
     writes = [trace_write(make_document(), trace_id=f"1-{EPOCH:08x}-{n:024x}") for n in range(1, 4)]
