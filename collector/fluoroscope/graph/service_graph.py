@@ -113,28 +113,48 @@ def _position(service: ServiceId) -> tuple[bool, str, str, str]:
 
 
 def summary_statistics(values: list[float]) -> ApiObject:
-    """Counts in the ``ServiceStatistics``/``EdgeStatistics`` shape."""
+    """Counts in the ``ServiceStatistics``/``EdgeStatistics`` shape.
+
+    Sampled traces count 1/probability times, so the sums are fractions; they are rounded so
+    that the parts still add up to the totals (ok + errors + faults = total), as clients that
+    compute rates from them expect.
+    """
     ok, error, throttle, fault, total, total_rt = values[:6]
+    ok_count, error_count, throttle_count, fault_count = apportion([ok, error, throttle, fault])
     return {
-        "OkCount": round(ok),
+        "OkCount": ok_count,
         "ErrorStatistics": {
-            "ThrottleCount": round(throttle),
-            "OtherCount": round(error),
-            "TotalCount": round(error + throttle),
+            "ThrottleCount": throttle_count,
+            "OtherCount": error_count,
+            "TotalCount": error_count + throttle_count,
         },
-        "FaultStatistics": {"OtherCount": round(fault), "TotalCount": round(fault)},
-        "TotalCount": round(total),
+        "FaultStatistics": {"OtherCount": fault_count, "TotalCount": fault_count},
+        "TotalCount": ok_count + error_count + throttle_count + fault_count,
         "TotalResponseTime": round(total_rt, 6),
     }
 
 
 def histogram(values: list[float]) -> list[ApiObject]:
-    """The non-empty buckets as ``HistogramEntry`` items."""
+    """The non-empty buckets as ``HistogramEntry`` items, rounded as the counts are."""
+    counts = apportion(values[6 : 6 + BUCKETS])
     return [
-        {"Value": bucket_value(bucket), "Count": round(count)}
-        for bucket, count in enumerate(values[6 : 6 + BUCKETS])
-        if count >= 0.5  # weighted sums leave rounding residue where counts cancelled
+        {"Value": bucket_value(bucket), "Count": count}
+        for bucket, count in enumerate(counts)
+        if count > 0
     ]
+
+
+def apportion(parts: list[float]) -> list[int]:
+    """Whole numbers for fractional ``parts`` that add up to their rounded sum: each is
+    rounded down, and what is missing goes to those that lost the most (largest remainders).
+    Weighted sums that cancelled out leave residues near zero, even below it: those count 0."""
+    clean = [max(part, 0.0) for part in parts]
+    counts = [int(part) for part in clean]
+    missing = round(sum(clean)) - sum(counts)
+    by_remainder = sorted(range(len(clean)), key=lambda i: counts[i] - clean[i])
+    for index in by_remainder[: max(missing, 0)]:
+        counts[index] += 1
+    return counts
 
 
 def _clip(moment: float, start: float, end: float) -> float:
