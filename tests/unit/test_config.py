@@ -111,7 +111,8 @@ def test_the_example_configuration_loads():
 
     config = load({}, {}, example)
 
-    assert config.data_dir == Path("/var/lib/fluoroscope")
+    assert config.data_dir == load({}, {}, None).data_dir  # left at its default, for any user
+    assert config.otlp_indexed_attributes == frozenset({"tenant", "order.id"})
     assert config.head_sampling == "off"
 
 
