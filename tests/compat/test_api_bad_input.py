@@ -115,3 +115,13 @@ def test_a_next_token_edited_by_hand_is_invalid(xray: Any) -> None:
         ),
     ):
         assert "NextToken" in _invalid(xray, call)
+
+
+def test_a_body_nested_past_any_parser_is_an_invalid_request(collector: Collector) -> None:
+    """Deep enough for orjson to refuse it and the fallback parser to run out of stack."""
+    body = '{"SamplingStatisticsDocuments": ' + "[" * 5000 + "]" * 5000 + "}"
+
+    status, reply = _post(collector, "/SamplingTargets", body)
+
+    assert status == 400
+    assert reply["__type"] == "InvalidRequestException"

@@ -56,6 +56,8 @@ async def read_body(request: web.Request) -> dict[str, Any]:
             body = json.loads(data)
         except ValueError:
             raise ApiError("the request body is not valid JSON") from None
+        except RecursionError:  # nested past the interpreter's recursion limit
+            raise ApiError("the request body is nested too deeply") from None
         if isinstance(body, dict):
             _refuse_lone_surrogates(body)
     if not isinstance(body, dict):

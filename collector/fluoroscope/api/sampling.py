@@ -23,7 +23,12 @@ def load_rules(table: RuleTable, now: Callable[[], float] = time.time) -> RuleBo
     """The rule book as saved (with a fresh ``Default`` the first time)."""
     records, last_modification = table.load()
     rules = [SamplingRule.from_record(record) for record in records]
-    return RuleBook(now, rules=rules, last_modification=last_modification)
+    book = RuleBook(now, rules=rules, last_modification=last_modification)
+    if len(rules) < len(book.rules()):
+        # The Default rule was just made: saved at once, so that it keeps its times across
+        # restarts (SDKs fetch the rules again whenever LastRuleModification moves).
+        table.save(book.records(), book.last_modification)
+    return book
 
 
 class SamplingOperations:
@@ -50,7 +55,9 @@ class SamplingOperations:
         """The current rules."""
         return self._book
 
-    async def _save(self) -> None:
+    async def _save(self, before: dict[str, SamplingRule]) -> None:
+        """Save the book as changed; if that fails, undo the change (``before``) and say so:
+        a rule served but not saved would be lost at the next start."""
         if self._on_change is not None:
             self._on_change(self._book)
         records = self._book.records()
@@ -60,7 +67,10 @@ class SamplingOperations:
                 await asyncio.get_running_loop().run_in_executor(
                     self._executor, self._table.save, records, modified
                 )
-            except Exception as exc:  # the rule changed in memory; say it was not saved
+            except Exception as exc:
+                self._book.restore(before)
+                if self._on_change is not None:
+                    self._on_change(self._book)
                 raise StoreError(f"the sampling rules could not be saved: {exc}") from exc
 
     async def get_sampling_rules(self, body: dict[str, Any]) -> object:
@@ -79,21 +89,24 @@ class SamplingOperations:
 
     async def create_sampling_rule(self, body: dict[str, Any]) -> object:
         """CreateSamplingRule."""
+        before = self._book.snapshot()
         rule = self._book.create(body.get("SamplingRule"))
-        await self._save()
+        await self._save(before)
         return {"SamplingRuleRecord": rule.to_record()}
 
     async def update_sampling_rule(self, body: dict[str, Any]) -> object:
         """UpdateSamplingRule."""
+        before = self._book.snapshot()
         rule = self._book.update(body.get("SamplingRuleUpdate"))
-        await self._save()
+        await self._save(before)
         return {"SamplingRuleRecord": rule.to_record()}
 
     async def delete_sampling_rule(self, body: dict[str, Any]) -> object:
         """DeleteSamplingRule."""
+        before = self._book.snapshot()
         rule = self._book.delete(body)
         self._quotas.forget(rule.rule_name)
-        await self._save()
+        await self._save(before)
         return {"SamplingRuleRecord": rule.to_record()}
 
     async def get_sampling_statistic_summaries(self, body: dict[str, Any]) -> object:

@@ -91,7 +91,8 @@ def request_of(segment: Segment | None, with_url: bool = True) -> SamplingReques
             except ValueError:  # an unparsable URL from the network: match it as a path
                 path = request.url
             else:
-                host = parts.hostname
+                # The Host header the SDK matches carries the port when the URL has one.
+                host = parts.netloc.rpartition("@")[2] or None
                 path = parts.path or "/"
     if segment.type is not None:
         return SamplingRequest(None, None, host, method, path)

@@ -119,7 +119,7 @@ def summary_statistics(values: list[float]) -> ApiObject:
     that the parts still add up to the totals (ok + errors + faults = total), as clients that
     compute rates from them expect.
     """
-    ok, error, throttle, fault, total, total_rt = values[:6]
+    ok, error, throttle, fault, _total, total_rt = values[:6]  # total: the parts, summed
     ok_count, error_count, throttle_count, fault_count = apportion([ok, error, throttle, fault])
     return {
         "OkCount": ok_count,

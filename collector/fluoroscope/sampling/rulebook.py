@@ -118,6 +118,16 @@ class RuleBook:
         self._changed(self._clock())
         return rule
 
+    def snapshot(self) -> dict[str, SamplingRule]:
+        """The rules as they are, for :meth:`restore` if a change cannot be saved."""
+        return dict(self._rules)
+
+    def restore(self, rules: dict[str, SamplingRule]) -> None:
+        """Go back to a snapshot. It counts as a change: a client may have fetched the rules
+        in between, and must fetch them again."""
+        self._rules = dict(rules)
+        self._changed(self._clock())
+
     def _find(self, request: Mapping[str, Any]) -> SamplingRule:
         name = rule_name_of(request)
         rule = self._rules.get(name)

@@ -264,6 +264,16 @@ def test_the_request_is_what_the_sdk_would_match(parse, make_document):
     assert request_of(subsegment) == SamplingRequest()
 
 
+def test_the_host_keeps_its_port_as_the_host_header_does(parse, make_document):
+    """The SDK matches a rule's Host against the Host header, which names a port other than
+    the scheme's: a rule for localhost:8080 matches the collector's view of it too."""
+    segment = parse(
+        make_document(http={"request": {"method": "GET", "url": "http://localhost:8080/a"}})
+    ).view()
+
+    assert request_of(segment).host == "localhost:8080"
+
+
 # --- tail sampling ---------------------------------------------------------------------------
 
 
