@@ -88,11 +88,15 @@ class GraphReader:
         bounds: tuple[float, ...],
         group: str,
     ) -> list[GraphRow]:
+        # An hour row knows the first and last minute it has statistics for.
+        first, last = (
+            ("first_minute", "last_minute") if table == "graph_hours" else ("minute", "minute")
+        )
         sql = (
             "SELECT json_group_array(json_array(" + _KEY + ", first, last, " + _SUMS_ALIASES + ")) "
             "FROM (SELECT "
             + _KEY
-            + ", min(minute) AS first, max(minute) AS last, "
+            + f", min({first}) AS first, max({last}) AS last, "
             + _SUMS_NAMED
             + f" FROM {table} WHERE grp = ? AND {where} "
             "GROUP BY " + _KEY + bucket + " HAVING sum(total) > 0)"

@@ -146,6 +146,28 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE traces ADD COLUMN sampled_by TEXT;
     ALTER TABLE traces ADD COLUMN probability REAL NOT NULL DEFAULT 1;
     """,
+    # 7: the first and last minute with statistics in each hour, so that a window of whole hours
+    # still says when a node or edge was first and last seen (the minutes, where they are kept;
+    # else the whole hour).
+    """
+    ALTER TABLE graph_hours ADD COLUMN first_minute INTEGER;
+    ALTER TABLE graph_hours ADD COLUMN last_minute INTEGER;
+    UPDATE graph_hours SET
+        first_minute = coalesce((SELECT min(m.minute) FROM graph_minutes AS m
+            WHERE m.grp = graph_hours.grp AND m.minute >= graph_hours.minute
+            AND m.minute < graph_hours.minute + 3600 AND m.kind = graph_hours.kind
+            AND m.src_name = graph_hours.src_name AND m.src_type = graph_hours.src_type
+            AND m.src_account = graph_hours.src_account AND m.dst_name = graph_hours.dst_name
+            AND m.dst_type = graph_hours.dst_type AND m.dst_account = graph_hours.dst_account),
+            minute),
+        last_minute = coalesce((SELECT max(m.minute) FROM graph_minutes AS m
+            WHERE m.grp = graph_hours.grp AND m.minute >= graph_hours.minute
+            AND m.minute < graph_hours.minute + 3600 AND m.kind = graph_hours.kind
+            AND m.src_name = graph_hours.src_name AND m.src_type = graph_hours.src_type
+            AND m.src_account = graph_hours.src_account AND m.dst_name = graph_hours.dst_name
+            AND m.dst_type = graph_hours.dst_type AND m.dst_account = graph_hours.dst_account),
+            minute + 3540);
+    """,
 )
 
 

@@ -61,6 +61,14 @@ _GRAPH_UPDATE = "ON CONFLICT DO UPDATE SET " + ", ".join(
     for column in ["ok", "error", "throttle", "fault", "total", "total_rt"]
     + [f"h{i}" for i in range(BUCKETS)]
 )
+# An hour's row also keeps the first and last minute it has statistics for.
+_HOUR_COLUMNS = f"{_GRAPH_COLUMNS}, first_minute, last_minute"
+_HOUR_WIDTH = _GRAPH_WIDTH + 2
+_HOUR_UPDATE = (
+    f"{_GRAPH_UPDATE}, "
+    "first_minute = min(coalesce(first_minute, excluded.first_minute), excluded.first_minute), "
+    "last_minute = max(coalesce(last_minute, excluded.last_minute), excluded.last_minute)"
+)
 
 
 @dataclass(slots=True)
@@ -165,10 +173,10 @@ class TraceWriter:
             _GRAPH_UPDATE,
         )
         self._graph_hours = _MultiRow(
-            f"INSERT INTO graph_hours ({_GRAPH_COLUMNS})",
-            _GRAPH_WIDTH,
+            f"INSERT INTO graph_hours ({_HOUR_COLUMNS})",
+            _HOUR_WIDTH,
             self._max_variables,
-            _GRAPH_UPDATE,
+            _HOUR_UPDATE,
         )
         self._next_seq = 1
         self.committed_seq = 0
@@ -343,15 +351,20 @@ def _graph_rows(graph: Contribution) -> tuple[list[object], list[object]]:
     """Rows for graph_minutes, and the same changes summed per hour for graph_hours."""
     rows: list[object] = []
     hours: dict[tuple[object, ...], list[float]] = {}
+    # Per hour row: the first and last minute these changes touch.
+    bounds: dict[tuple[object, ...], tuple[int, int]] = {}
     for (group, kind, minute, source, target), values in graph.items():
         key = (kind, *_service_columns(source), *_service_columns(target))
         rows += (group, minute, *key, *values)
-        hourly = hours.setdefault((group, minute - minute % 3600, *key), [0.0] * len(values))
+        hour_key: tuple[object, ...] = (group, minute - minute % 3600, *key)
+        hourly = hours.setdefault(hour_key, [0.0] * len(values))
         for index, value in enumerate(values):
             hourly[index] += value
+        first, last = bounds.get(hour_key, (minute, minute))
+        bounds[hour_key] = (min(first, minute), max(last, minute))
     hour_rows: list[object] = []
     for hour_key, values in hours.items():
-        hour_rows += (*hour_key, *values)
+        hour_rows += (*hour_key, *values, *bounds[hour_key])
     return rows, hour_rows
 
 

@@ -68,3 +68,22 @@ def test_periods_group_minutes_by_period(filled: tuple[Store, dict[int, float]])
         assert sum(r.values[4] for r in rows) == sum(
             per_minute[m] for m in range(moment, moment + 300, 60)
         )
+
+
+def test_whole_hours_still_say_when_a_node_was_first_and_last_seen(tmp_path: Path) -> None:
+    """Requests from HH:30 to HH:59 in a window of whole hours are first seen at HH:30 and
+    last at HH:59, not at the hour's start (what the hourly rollup is filed under)."""
+    store = Store(tmp_path)
+    store.open()
+    graph: Contribution = {}
+    for minute in (BASE + 1800, BASE + 3540):
+        values = [0.0] * STAT_WIDTH
+        values[0] = values[4] = 1.0
+        graph[("", "e", minute, API, DB)] = values
+    store.write([], 0.0, None, graph)
+    store.writer.stop(10)
+
+    (row,) = GraphReader(store.reader).window("", BASE - 3600, BASE + 7200)
+    store.close()
+
+    assert (row.first_minute, row.last_minute) == (BASE + 1800, BASE + 3540)

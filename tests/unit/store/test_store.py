@@ -218,6 +218,28 @@ def test_migration_5_drops_stored_statistics_of_inferred_nodes(tmp_path):
     connection.close()
 
 
+def test_migration_7_finds_each_hours_first_and_last_minute(tmp_path):
+    """From the minutes where they are still kept; else the whole hour is assumed."""
+    connection = connect(tmp_path / "db", readonly=False, cache_kib=1024)
+    migrate(connection, upto=6)
+    histogram = ", 0" * 16
+    rows = {"graph_minutes": (7260, 7500), "graph_hours": (7200, 10800)}
+    for table, minutes in rows.items():
+        for minute in minutes:
+            connection.execute(
+                f"INSERT INTO {table} VALUES ('', ?, 'n', 'orders', '', '', 0, '', '', '', 0,"
+                f" 1, 0, 0, 0, 1, 0.5{histogram})",
+                (minute,),
+            )
+
+    migrate(connection)
+
+    assert connection.execute(
+        "SELECT minute, first_minute, last_minute FROM graph_hours ORDER BY minute"
+    ).fetchall() == [(7200, 7260, 7500), (10800, 10800, 14340)]
+    connection.close()
+
+
 def test_reopening_a_store_keeps_its_data(make_store, trace_write, make_document):
     """A store opened again over the same directory reads what was written."""
     first = make_store()
