@@ -56,7 +56,9 @@ def eventually(probe: Callable[[], T | None], what: str, timeout: float = POLL_T
         time.sleep(POLL_INTERVAL_S)
 
 
-def wait_for_metric(collector: Any, name: str, expected: float, **labels: str) -> None:
+def wait_for_metric(
+    collector: Any, name: str, expected: float, timeout: float = POLL_TIMEOUT_S, **labels: str
+) -> None:
     """Poll ``/metrics`` until the sample ``name`` with ``labels`` equals ``expected``."""
     last = None
 
@@ -66,7 +68,7 @@ def wait_for_metric(collector: Any, name: str, expected: float, **labels: str) -
         return True if last == expected else None
 
     try:
-        eventually(probe, f"{name}{labels or ''} to reach {expected:g}")
+        eventually(probe, f"{name}{labels or ''} to reach {expected:g}", timeout)
     except AssertionError as exc:
         raise AssertionError(f"{exc}; it is {last:g}") from None
 
