@@ -16,7 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,8 @@ class Collector:
     # host:port of OTLP/gRPC, and the OTLP/HTTP traces URL.
     otlp_grpc: str = ""
     otlp_http: str = ""
+    # What it printed when it was ready.
+    ready_lines: list[str] = field(default_factory=list)
 
     @property
     def daemon_address(self) -> str:
@@ -177,6 +179,7 @@ class Launcher:
         collector = Collector(process, data_dir, ("", 0), "", log_path)
         self._started.append(collector)
         lines = self._wait_until_ready(collector, out_path)
+        collector.ready_lines = lines
         udp = _search(_UDP_LINE, lines)
         collector.udp_address = (udp["host"], int(udp["port"]))
         collector.endpoint_url = _search(_HTTP_LINE, lines)["url"]

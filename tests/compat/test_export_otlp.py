@@ -24,6 +24,9 @@ def test_everything_stored_is_forwarded_and_arrives_whole(
 
     front.send_documents(root)
 
+    chosen = "OTLP/gRPC" if transport == "grpc" else "OTLP/HTTP"
+    assert any(f"forwarding as {chosen} to {target}" in line for line in front.ready_lines)
+
     forwarded = wait_for_trace(xray_client(backend.endpoint_url), root["trace_id"])
     (document,) = documents(forwarded)
     assert document["name"] == "frontend"

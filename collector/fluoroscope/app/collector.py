@@ -189,8 +189,8 @@ class Collector:
                 else []
             ),
             *(
-                [f"{prefix} forwarding as OTLP to {config.export_otlp}"]
-                if config.export_otlp is not None
+                [f"{prefix} forwarding as {self._exporter.transport} to {config.export_otlp}"]
+                if self._exporter is not None
                 else []
             ),
             f"{prefix} {build()}",

@@ -99,6 +99,11 @@ class OtlpExporter:
             lambda: len(self._queue),
         )
 
+    @property
+    def transport(self) -> str:
+        """``OTLP/HTTP`` or ``OTLP/gRPC``: what the endpoint URL chose."""
+        return "OTLP/HTTP" if self._destination.http else "OTLP/gRPC"
+
     def start(self) -> None:
         """Start the sending thread."""
         if not self._destination.http:
