@@ -5,6 +5,7 @@ reads a DynamoDB table and calls ``orders`` over HTTP, which sends its own segme
 trace header it was given. Some requests fault, some are throttled downstream.
 """
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -153,6 +154,46 @@ def test_a_trace_graph_covers_only_its_traces(traffic: Any) -> None:
         ("orders", None),
         ("orders-table", "AWS::DynamoDB::Table"),
     }
+
+
+def test_a_trace_graph_gives_each_node_and_edge_its_own_times(traffic: Any) -> None:
+    """From its segments and calls, exactly: a 60 ms callee inside a one-second request is
+    not reported as running for the whole request."""
+    _, client, _, _, _ = traffic
+    t0 = float(int(time.time()) - 300)
+    trace_id = f"1-{int(t0):08x}-{'a' * 23}1"
+    front = {
+        "trace_id": trace_id,
+        "id": "00000000000000f1",
+        "name": "front",
+        "start_time": t0,
+        "end_time": t0 + 1.0,
+        "subsegments": [
+            {
+                "id": "00000000000000f2",
+                "name": "back",
+                "namespace": "remote",
+                "start_time": t0 + 0.1,
+                "end_time": t0 + 0.2,
+            }
+        ],
+    }
+    back = {"trace_id": trace_id, "id": "00000000000000f3", "parent_id": "00000000000000f2",
+            "name": "back", "start_time": t0 + 0.12, "end_time": t0 + 0.18}  # fmt: skip
+    reply = client.put_trace_segments(TraceSegmentDocuments=[json.dumps(front), json.dumps(back)])
+    assert reply["UnprocessedTraceSegments"] == []
+    wait_for_traces(client, [trace_id])
+
+    services = _by_name(client.get_trace_graph(TraceIds=[trace_id])["Services"])
+
+    def times(item: dict[str, Any]) -> tuple[float, float]:
+        return (round(item["StartTime"].timestamp() - t0, 3),
+                round(item["EndTime"].timestamp() - t0, 3))  # fmt: skip
+
+    assert times(services["back", None]) == (0.12, 0.18)
+    assert times(services["front", None]) == (0.0, 1.0)
+    (call,) = services["front", None]["Edges"]
+    assert times(call) == (0.1, 0.2)
 
 
 def test_time_series_for_a_service_sums_to_its_visits(traffic: Any) -> None:

@@ -13,7 +13,8 @@ from fluoroscope.filters.ast import Edge, Service
 from fluoroscope.graph import service_graph
 from fluoroscope.model.facts import facts_of
 from fluoroscope.model.ids import normalize_trace_id
-from fluoroscope.model.statistics import Contribution, add_into, contribution
+from fluoroscope.model.services import ServiceId
+from fluoroscope.model.statistics import MINUTE, Contribution, add_into, contribution
 from fluoroscope.model.trace import TraceTree
 from fluoroscope.store.graph_reader import GraphReader, GraphRow
 from fluoroscope.store.reader import TraceReader
@@ -90,6 +91,8 @@ class GraphOperations:
         loop = asyncio.get_running_loop()
         stored = await loop.run_in_executor(self._executor, self._reader.traces, wanted)
         total: Contribution = {}
+        # The exact times of each node's visits and each edge's calls: a trace graph has them.
+        spans: dict[tuple[str, ServiceId, ServiceId | None], tuple[float, float]] = {}
         first = float("inf")
         last = 0.0
         for trace in stored.values():
@@ -102,13 +105,20 @@ class GraphOperations:
             if not segments:
                 continue
             tree = TraceTree(segments)
-            add_into(total, contribution(facts_of(tree)))
+            facts = facts_of(tree)
+            add_into(total, contribution(facts))
+            for visit in facts.visits:
+                _widen(spans, ("n", visit.service, None), visit.start, visit.end)
+            for call in facts.calls:
+                _widen(spans, ("e", call.source, call.target), call.start, call.end)
             first = min(first, *(s.start_time for s in segments))
             last = max(last, *(e.end for e in tree.entities.values()))
-        rows = [
-            GraphRow(kind, source, target, minute, minute, values)
-            for (_, kind, minute, source, target), values in total.items()
-        ]
+        rows = []
+        for (_, kind, minute, source, target), values in total.items():
+            span = spans.get((kind, source, target))
+            # The graph reports a row's end as its last minute plus one.
+            start, end = span if span is not None else (minute, minute + MINUTE)
+            rows.append(GraphRow(kind, source, target, start, end - MINUTE, values))
         graph = service_graph.build(rows)
         if not rows:
             return {"Services": []}
@@ -190,3 +200,13 @@ def compile_selector(expression: str) -> tuple[Selector, bool]:
 
         return edges, False
     raise ApiError("EntitySelectorExpression must be a service(...) or edge(...) without a block")
+
+
+def _widen(
+    spans: dict[tuple[str, ServiceId, ServiceId | None], tuple[float, float]],
+    key: tuple[str, ServiceId, ServiceId | None],
+    start: float,
+    end: float,
+) -> None:
+    known = spans.get(key)
+    spans[key] = (start, end) if known is None else (min(known[0], start), max(known[1], end))

@@ -52,8 +52,8 @@ def _merge(attributes: dict[str, object], row: GraphRow) -> None:
     assert isinstance(values, list)
     for index, value in enumerate(row.values):
         values[index] += value
-    attributes["first"] = min(int(attributes["first"]), row.first_minute)  # type: ignore[call-overload]
-    attributes["last"] = max(int(attributes["last"]), row.last_minute)  # type: ignore[call-overload]
+    attributes["first"] = min(float(attributes["first"]), row.first_minute)  # type: ignore[arg-type]
+    attributes["last"] = max(float(attributes["last"]), row.last_minute)  # type: ignore[arg-type]
 
 
 def services(graph: "nx.DiGraph[ServiceId]", start: float, end: float) -> list[ApiObject]:
@@ -76,8 +76,8 @@ def services(graph: "nx.DiGraph[ServiceId]", start: float, end: float) -> list[A
             node["Type"] = service.type
         node["State"] = "unknown" if service.inferred else "active"
         edges = []
-        first: list[int] = []
-        last: list[int] = []
+        first: list[float] = []
+        last: list[float] = []
         for _, target, edge in graph.out_edges(service, data=True):
             values = edge["values"]
             first.append(edge["first"])

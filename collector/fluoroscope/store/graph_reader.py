@@ -25,8 +25,10 @@ class GraphRow:
     kind: str  # "n" node, "e" edge
     source: ServiceId
     target: ServiceId | None
-    first_minute: int
-    last_minute: int
+    # The first and last minute with statistics (where exact times are known, as in a trace
+    # graph: the first start, and the last end less a minute).
+    first_minute: float
+    last_minute: float
     # ok, error, throttle, fault, total, total response time, then the histogram buckets.
     values: list[float]
 
@@ -48,7 +50,8 @@ class GraphReader:
         rows = self._query(group, start, end, period)
         out: dict[int, list[GraphRow]] = {}
         for row in rows:
-            out.setdefault(row.first_minute - row.first_minute % period, []).append(row)
+            minute = int(row.first_minute)
+            out.setdefault(minute - minute % period, []).append(row)
         return out
 
     def _query(self, group: str, start: float, end: float, period: int | None) -> list[GraphRow]:
