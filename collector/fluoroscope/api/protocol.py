@@ -59,7 +59,10 @@ async def read_body(request: web.Request) -> dict[str, Any]:
         except RecursionError:  # nested past the interpreter's recursion limit
             raise ApiError("the request body is nested too deeply") from None
         if isinstance(body, dict):
-            _refuse_lone_surrogates(body)
+            try:
+                _refuse_lone_surrogates(body)
+            except RecursionError:  # the parser's limit is the interpreter's, less its stack
+                raise ApiError("the request body is nested too deeply") from None
     if not isinstance(body, dict):
         raise ApiError("the request body must be a JSON object")
     return body
