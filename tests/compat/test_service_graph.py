@@ -318,6 +318,31 @@ def test_a_group_filter_that_leads_back_to_its_own_group_is_refused(traffic: Any
     assert "selfish" not in [g["GroupName"] for g in client.get_groups()["Groups"]]
 
 
+def test_group_references_that_multiply_through_other_groups_are_refused(traffic: Any) -> None:
+    """No cycle, but ten mentions of a group of eleven mentions is 121 filters per trace."""
+    _, client, _, _, _ = traffic
+    invalid = client.exceptions.InvalidRequestException
+    client.create_group(GroupName="base", FilterExpression="fault")
+    client.create_group(
+        GroupName="wide", FilterExpression=" OR ".join(['group.name = "base"'] * 11)
+    )
+    client.create_group(GroupName="leaf", FilterExpression="error")
+
+    with pytest.raises(invalid, match="the group wider would expand into 121 group filters"):
+        client.create_group(
+            GroupName="wider", FilterExpression=" OR ".join(['group.name = "wide"'] * 10)
+        )
+    # A change to a group others refer to is checked for them: wide would be 1 + 11 * 11.
+    with pytest.raises(invalid, match="the group wide would expand into 122 group filters"):
+        client.update_group(
+            GroupName="base", FilterExpression=" OR ".join(['group.name = "leaf"'] * 10)
+        )
+
+    assert client.get_group(GroupName="base")["Group"]["FilterExpression"] == "fault"
+    for name in ("wide", "base", "leaf"):
+        client.delete_group(GroupName=name)
+
+
 def test_a_syntax_error_names_the_position_and_what_was_expected(traffic: Any) -> None:
     """GetTraceSummaries with a malformed expression is an InvalidRequestException."""
     _, client, _, start, end = traffic

@@ -27,6 +27,9 @@ REGION = "us-east-1"
 ACCOUNT = "000000000000"
 GROUP_LIMIT = 25
 PAGE_SIZE = 100
+# A filter may refer to other groups, which may refer to others: evaluating one may evaluate
+# at most this many filters in all (each mention counts).
+MAX_EXPANDED_FILTERS = 100
 # "Default is a reserved name" (botocore, CreateGroupRequest.GroupName).
 DEFAULT_GROUP = "Default"
 _NAME = re.compile(r"[A-Za-z0-9_\-.]{1,32}")
@@ -128,24 +131,36 @@ class GroupCatalog:
         return changed
 
     def _check_references(self, record: GroupRecord, node: Node) -> None:
-        """Refuse a filter that leads back to its own group through ``group.name``/``group.arn``:
-        each reference is evaluated in full, so a cycle would cost every trace written an
-        evaluation that grows exponentially with the references in it."""
-        groups = {r.name: r for r in self._records.values() if r.name != record.name}
-        by_key = {key: r.name for r in (*groups.values(), record) for key in (r.name, r.arn)}
-        filters = self.filters
-        seen: set[str] = set()
-        waiting = [by_key[key] for key in _references(node) if key in by_key]
-        while waiting:
-            name = waiting.pop()
-            if name == record.name:
+        """Refuse a filter whose ``group.name``/``group.arn`` references lead back to its own
+        group, or expand into more than MAX_EXPANDED_FILTERS filters: each reference is
+        evaluated in full for every trace written, so a cycle, or references that multiply
+        through other groups, would cost that evaluation without bound."""
+        records = {r.name: r for r in self._records.values() if r.name != record.name}
+        records[record.name] = record
+        by_key = {key: r.name for r in records.values() for key in (r.name, r.arn)}
+        filters: dict[str, Node | None] = {name: self.filters.get(name) for name in records}
+        filters[record.name] = node
+        references = {
+            name: [by_key[key] for key in _references(tree) if key in by_key]
+            for name, tree in filters.items()
+        }
+        expanded: dict[str, int] = {}
+
+        def size(name: str, path: frozenset[str]) -> int:
+            """How many filters evaluating ``name`` evaluates, its own included."""
+            if name in path:
                 raise ApiError(f"FilterExpression leads back to the group {record.name} itself")
-            if name in seen:
-                continue
-            seen.add(name)
-            referenced = filters.get(name)
-            if referenced is not None:
-                waiting += [by_key[key] for key in _references(referenced) if key in by_key]
+            if name not in expanded:
+                inner = path | {name}
+                expanded[name] = 1 + sum(size(other, inner) for other in references[name])
+            return expanded[name]
+
+        for name in filters:
+            if size(name, frozenset()) > MAX_EXPANDED_FILTERS:
+                raise ApiError(
+                    f"FilterExpression: the group {name} would expand into "
+                    f"{expanded[name]:,} group filters; at most {MAX_EXPANDED_FILTERS} are allowed"
+                )
 
     def delete(self, record: GroupRecord) -> None:
         """Remove a group."""
@@ -240,12 +255,12 @@ def _group(record: GroupRecord) -> dict[str, object]:
     return out
 
 
-def _references(node: object) -> set[str]:
-    """The group names and ARNs a parsed filter refers to, anywhere in it."""
+def _references(node: object) -> list[str]:
+    """The group names and ARNs a parsed filter refers to, anywhere in it, once per mention."""
     if isinstance(node, Group):
-        return {node.value}
-    found: set[str] = set()
+        return [node.value]
+    found: list[str] = []
     if dataclasses.is_dataclass(node):
         for member in dataclasses.fields(node):
-            found |= _references(getattr(node, member.name))
+            found += _references(getattr(node, member.name))
     return found
