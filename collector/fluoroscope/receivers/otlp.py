@@ -281,7 +281,8 @@ def _check_and_spool(spool: Spool, tag: bytes, body: bytes) -> bool:
     """Spool a protobuf request behind its transport's tag if it decodes (MalformedRequest if
     not); False if the spool has no room."""
     decode(body, PROTOBUF)
-    return spool.append([tag + body])
+    # Written before the sender is told OK: what is acknowledged must survive a crash.
+    return spool.append([tag + body], written=True)
 
 
 def _validate(translated: Translated) -> tuple[list[Document], int, Tally[str], Tally[str]]:

@@ -12,7 +12,8 @@ bounded by bytes; once it is full, its receiver refuses or stops reading as it w
 Files are ``<sequence>.spool``, each a run of records: a header (payload length, item count,
 CRC-32 of both and of the payload) and the payload, one batch of byte strings encoded as a msgpack
 array. A file is deleted once read. Records are buffered up to :data:`WRITE_CHUNK` before they
-are written, so the writing thread gives up the GIL once per chunk rather than once per batch.
+are written, so the writing thread gives up the GIL once per chunk rather than once per batch;
+a caller that acknowledges what it spools (OTLP) has each batch written at once instead.
 What is written survives a crash or a restart and is read first when the collector starts again.
 A damaged record met while reading costs the rest of its file, and the items lost are counted; a
 record a crash cut short, found at start-up, is cut off and logged with its size.
@@ -208,9 +209,11 @@ class Spool:
                 file.truncate(offset)
         return _File(path, offset, items)
 
-    def append(self, items: list[bytes]) -> bool:
+    def append(self, items: list[bytes], *, written: bool = False) -> bool:
         """Add a batch behind everything spooled; False if the spool is full, or its last write
-        failed less than :data:`WRITE_RETRY_S` ago."""
+        failed less than :data:`WRITE_RETRY_S` ago. ``written``: write it to its file before
+        returning, rather than buffer it, for a caller that acknowledges it at once (the
+        page cache keeps it through a crash of the process, not of the machine)."""
         if self._failing and time.monotonic() < self._retry_at:
             return False
         record = _record(items, self._encode(items))
@@ -222,8 +225,10 @@ class Spool:
             self._buffered_items += len(items)
             self._items += len(items)
             self._bytes += len(record)
-            if self._buffered >= WRITE_CHUNK:
+            if written or self._buffered >= WRITE_CHUNK:
                 self._write_buffer()
+                if written and self._failing:  # the write failed and was counted
+                    return False
         self._spooled.inc(len(items))
         return True
 

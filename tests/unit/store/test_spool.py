@@ -251,3 +251,26 @@ def test_a_closed_feed_neither_spools_nor_reads_the_spool(tmp_path):
     assert not feed.offer(RawBatch("udp", _batch(20), 60), 3)
     assert [batch.documents for batch in feed.take(0.0)] == [_batch(0, 5)]
     assert spool.depth == 3
+
+
+def test_a_batch_appended_as_written_survives_a_crash_at_once(tmp_path):
+    """OTLP acknowledges what it spools: it must be in the file, not in the write buffer, when
+    append returns. A second spool opened on the files stands for the next start after a
+    crash (the first is never closed)."""
+    crashed, _ = _open(tmp_path)
+    crashed.append([b"buffered"])
+    assert crashed.append([b"acknowledged"], written=True)
+
+    restarted, _ = _open(tmp_path)
+
+    assert _drain(restarted) == [b"buffered", b"acknowledged"]
+
+
+def test_a_buffered_batch_is_written_only_with_the_next_chunk(tmp_path):
+    """The UDP receiver's batches are buffered (a crash may lose the last chunk: README)."""
+    crashed, _ = _open(tmp_path)
+    crashed.append([b"buffered"])
+
+    restarted, _ = _open(tmp_path)
+
+    assert _drain(restarted) == []
