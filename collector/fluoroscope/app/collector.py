@@ -310,9 +310,11 @@ class Collector:
             self.groups.close()
             self._rules.close()
         self._control.shutdown(wait=True)
-        for spool in self._spools:
-            spool.close()  # what is still spooled is read at the next start
         self.store.close(DRAIN_TIMEOUT_S)
+        # After the store: spool files read whole are deleted only once what they held is
+        # committed. What is still spooled is read at the next start.
+        for spool in self._spools:
+            spool.close()
         if self._exporter is not None:
             self._exporter.stop(DRAIN_TIMEOUT_S)
 

@@ -73,6 +73,15 @@ class Feed:
         self._overflow_source = overflow[0] if overflow is not None else ""
         self._spool: Spool | None = overflow[1] if overflow is not None else None
 
+    def spool_mark(self) -> int:
+        """Where the spool's reading stands (see :meth:`Spool.mark`); 0 without a spool."""
+        return self._spool.mark() if self._spool is not None else 0
+
+    def release_spool(self, mark: int) -> None:
+        """What was taken from the spool before ``mark`` is stored (any thread)."""
+        if self._spool is not None:
+            self._spool.release(mark)
+
     @property
     def depth(self) -> int:
         """Documents waiting in memory (not those in the spool)."""

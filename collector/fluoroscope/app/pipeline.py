@@ -206,6 +206,12 @@ class Pipeline:
         acks: list[tuple[Ack, list[tuple[str, str, str]]]] = []
         if not ready_only:
             acks, self._acks = self._acks, []
+            # Spool files read whole before this flush held nothing it does not write: they
+            # go once it is committed.
+            mark = self._feed.spool_mark()
+            if mark:
+                release = self._feed.release_spool
+                acks.append((lambda _refusals: release(mark), []))
         documents: list[bytes] | None = [] if self._export is not None else None
         export = self._export
 

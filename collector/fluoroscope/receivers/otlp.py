@@ -18,6 +18,7 @@ costs nearly as much as translating it): a sender of JSON is asked to retry inst
 import asyncio
 import logging
 from collections import Counter as Tally
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -90,6 +91,9 @@ class OtlpIngest:
         self._replay: asyncio.Task[None] | None = None
         self._stopping = False
         self._replaying: set[asyncio.Task[None]] = set()
+        # Per take from the spool, oldest first: [the spool's mark after it, its requests not
+        # yet stored]. Spool files are released once every take before theirs is stored.
+        self._takes: deque[list[int]] = deque()
         self._translator = translator
         self._backlog = 0  # request bytes between arrival and the pipeline (event loop only)
         self._executor = executor
@@ -233,23 +237,38 @@ class OtlpIngest:
                 await asyncio.sleep(REPLAY_POLL_S)
                 continue
             batches = await loop.run_in_executor(self._executor, spool.take, 0)
-            for item in (item for batch in batches for item in batch):
+            items = [item for batch in batches for item in batch]
+            take = [spool.mark(), len(items)]
+            self._takes.append(take)
+            self._stored(spool, take, 0)  # a take of nothing releases at once
+            for item in items:
                 while self._backlog >= REPLAY_BACKLOG_BYTES:
                     await asyncio.sleep(REPLAY_POLL_S)
                 # Counted from here, so the backlog check above sees it at once.
                 self._backlog += len(item) - 1
-                task = asyncio.create_task(self._store_spooled(item))
+                task = asyncio.create_task(self._store_spooled(item, spool, take))
                 self._replaying.add(task)
                 task.add_done_callback(self._replaying.discard)
 
-    async def _store_spooled(self, item: bytes) -> None:
+    def _stored(self, spool: Spool, take: list[int], count: int = 1) -> None:
+        """``count`` requests of ``take`` are stored (or dropped): release the spool files of
+        every take whose requests, and those of every take before it, all are."""
+        take[1] -= count
+        takes = self._takes
+        while takes and takes[0][1] <= 0:
+            spool.release(takes.popleft()[0])
+
+    async def _store_spooled(self, item: bytes, spool: Spool, take: list[int]) -> None:
         """Translate one spooled request and hand its documents over, waiting for room.
 
         The request counts in the backlog until its documents are in the pipeline's feed, so
-        that no more are taken from the spool while translated ones wait for room there.
+        that no more are taken from the spool while translated ones wait for room there. Its
+        take is told once the documents are stored, or once there is nothing to store.
         """
         transport = _TAG_TRANSPORTS.get(item[:1], "grpc")
         body = item[1:]
+        loop = asyncio.get_running_loop()
+        handed_over = False
         try:
             while True:
                 try:
@@ -260,13 +279,15 @@ class OtlpIngest:
             if not documents:
                 return
 
-            def count_late(refusals: Refusals) -> None:
+            def count_late(refusals: Refusals) -> None:  # on the writer's thread, once stored
                 for _, code, _ in refusals:
                     self._rejected.child(transport, code).inc()
+                loop.call_soon_threadsafe(self._stored, spool, take)
 
             source = f"otlp_{transport}"
             while not self._ingest(source, documents, size, count_late):
                 await asyncio.sleep(REPLAY_POLL_S)
+            handed_over = True
         except MalformedRequest as exc:  # it decoded when it was spooled
             log.warning("dropping a spooled OTLP request: %s", exc)
             self._rejected.child(transport, "malformed").inc()
@@ -275,6 +296,8 @@ class OtlpIngest:
             self._rejected.child(transport, "InternalError").inc()
         finally:
             self._backlog -= len(body)
+            if not handed_over:  # nothing of it will be stored: its take need not wait
+                self._stored(spool, take)
 
 
 def _check_and_spool(spool: Spool, tag: bytes, body: bytes) -> bool:

@@ -11,9 +11,11 @@ bounded by bytes; once it is full, its receiver refuses or stops reading as it w
 
 Files are ``<sequence>.spool``, each a run of records: a header (payload length, item count,
 CRC-32 of both and of the payload) and the payload, one batch of byte strings encoded as a msgpack
-array. A file is deleted once read. Records are buffered up to :data:`WRITE_CHUNK` before they
-are written, so the writing thread gives up the GIL once per chunk rather than once per batch;
-a caller that acknowledges what it spools (OTLP) has each batch written at once instead.
+array. A file read whole is deleted once its reader says what it took is stored (``release``):
+a crash in between reads it again at the next start. Records are buffered up to
+:data:`WRITE_CHUNK` before they are written, so the writing thread gives up the GIL once per
+chunk rather than once per batch; a caller that acknowledges what it spools (OTLP) has each
+batch written at once instead.
 What is written survives a crash or a restart and is read first when the collector starts again.
 A damaged record met while reading costs the rest of its file, and the items lost are counted; a
 record a crash cut short, found at start-up, is cut off and logged with its size.
@@ -127,6 +129,11 @@ class Spool:
         self._buffered = 0
         self._buffered_items = 0
         self._read_fd: int | None = None
+        # Files read whole, each with its number in the order they were: deleted only once the
+        # reader says what it took from them is stored (release), since a crash in between
+        # would lose it. The next start reads what is left of them again.
+        self._finished: list[tuple[int, Path]] = []
+        self._finished_count = 0
         self._read_offset = 0
         self._read_items = 0
         self._items = 0
@@ -251,6 +258,19 @@ class Spool:
                 self._damaged.inc(count)
         return batches
 
+    def mark(self) -> int:
+        """Where the reading stands, for :meth:`release` once what was taken so far is stored."""
+        with self._lock:
+            return self._finished_count
+
+    def release(self, mark: int) -> None:
+        """What was taken before ``mark`` is stored: delete the files it came from."""
+        with self._lock:
+            done = [path for number, path in self._finished if number <= mark]
+            self._finished = [(n, path) for n, path in self._finished if n > mark]
+        for path in done:
+            path.unlink(missing_ok=True)
+
     def close(self) -> None:
         """Write what is buffered and close the files; what waits is read at the next start.
 
@@ -269,6 +289,10 @@ class Spool:
                 partial = position.with_suffix(".partial")
                 partial.write_text(f"{self._files[0].path.stem} {self._read_offset}\n")
                 partial.replace(position)
+            # Closed after the store: everything taken from these was stored.
+            for _, path in self._finished:
+                path.unlink(missing_ok=True)
+            self._finished.clear()
 
     def _write_buffer(self) -> None:
         """Write the buffered records to the newest file (lock held)."""
@@ -358,7 +382,12 @@ class Spool:
             self._items -= unread
         self._bytes -= oldest.size - self._read_offset
         self._read_offset = self._read_items = 0
-        oldest.path.unlink(missing_ok=True)
+        self._retire(oldest.path)
+
+    def _retire(self, path: Path) -> None:
+        """A file read whole waits for :meth:`release` (lock held)."""
+        self._finished_count += 1
+        self._finished.append((self._finished_count, path))
 
     def _close_fds(self) -> None:
         for fd in (self._write_fd, self._read_fd):
@@ -367,11 +396,11 @@ class Spool:
         self._write_fd = self._read_fd = None
 
     def _remove_files(self) -> None:
-        """Empty: delete every file, so an idle spool takes no disk (lock held)."""
+        """Empty: retire every file, so an idle spool soon takes no disk (lock held)."""
         if not self._files:
             return
         self._close_fds()
         for file in self._files:
-            file.path.unlink(missing_ok=True)
+            self._retire(file.path)
         self._files.clear()
         self._read_offset = self._read_items = 0

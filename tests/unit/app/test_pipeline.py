@@ -10,6 +10,7 @@ from fluoroscope.app.pipeline import READY_FLUSH_INTERVAL_S, Pipeline
 from fluoroscope.assembly.assembler import Assembler
 from fluoroscope.assembly.in_flight import AssemblyLimits
 from fluoroscope.store.memory import InMemoryTraceSink
+from fluoroscope.store.spool import Spool
 from fluoroscope.telemetry import Registry
 
 TRACE_ID = "1-6b065e19-de34471773fb7a0c55f48339"
@@ -132,6 +133,32 @@ def test_datagrams_over_the_trace_limit_are_counted_as_refused_not_accepted(wait
             )
         )
         assert registry.value("fluoroscope_documents_accepted", "test") == 1
+    finally:
+        feed.close()
+        pipeline.stop(timeout=5.0)
+
+
+def test_spool_files_are_deleted_once_what_they_held_is_stored(tmp_path, wait_until):
+    """The pipeline tells the spool when a full flush has stored what it read: only then may
+    a file read whole go (a crash before would lose it)."""
+    spool = Spool(tmp_path, 1 << 30, Registry(), "udp")
+    spool.open()
+    sink = InMemoryTraceSink()
+    registry = Registry()
+    feed = Feed(max_documents=3, max_bytes=1 << 20, overflow=("udp", spool))
+    traces = [f"1-6b065e19-{n:024x}" for n in range(1, 41)]
+    for trace in traces:  # the feed takes the first; the rest wait in the spool, in files
+        raw = orjson.dumps(_segment(trace))
+        assert feed.offer(RawBatch("udp", [raw] * 3, 3 * len(raw)), 3)
+    spool.close()  # written out: the pipeline reads them from a fresh spool, as after a stop
+    spool = Spool(tmp_path, 1 << 30, Registry(), "udp")
+    assert spool.open() > 0
+    feed = Feed(max_documents=100, max_bytes=1 << 20, overflow=("udp", spool))
+    pipeline = Pipeline(feed, Assembler(sink, registry), registry, flush_interval_s=0.05)
+    pipeline.start()
+    try:
+        assert wait_until(lambda: all(trace in sink.summaries for trace in traces[1:]))
+        assert wait_until(lambda: not list(tmp_path.glob("*.spool")))
     finally:
         feed.close()
         pipeline.stop(timeout=5.0)

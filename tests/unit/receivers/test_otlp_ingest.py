@@ -250,3 +250,34 @@ def test_requests_arriving_while_one_waits_for_room_are_spooled(tmp_path):
         assert depth == 1
 
     asyncio.run(run())
+
+
+class _ReleasingSpool:
+    """Records what a spool is told it may delete."""
+
+    def __init__(self) -> None:
+        self.released: list[int] = []
+
+    def release(self, mark: int) -> None:
+        self.released.append(mark)
+
+
+def test_spool_files_go_only_once_every_earlier_take_is_stored():
+    """Requests replayed from the spool are stored out of order; a file is deleted only when
+    what every take up to it held is stored, or else a crash would lose what was not."""
+    registry = Registry()
+    with ThreadPoolExecutor(1) as threads:
+        ingest = OtlpIngest(
+            lambda *args: True, HeldTranslator(), threads, registry, 1.0, frozenset()
+        )  # type: ignore[arg-type]
+    spool = _ReleasingSpool()
+    first, second = [1, 2], [3, 1]  # [mark after the take, its requests not yet stored]
+    ingest._takes.extend([first, second])
+
+    ingest._stored(spool, second)  # type: ignore[arg-type]
+    ingest._stored(spool, first)  # type: ignore[arg-type]
+    assert spool.released == []  # one request of the first take is not stored yet
+    ingest._stored(spool, first)  # type: ignore[arg-type]
+
+    assert spool.released == [1, 3]
+    assert not ingest._takes

@@ -61,15 +61,35 @@ def test_batches_come_back_in_the_order_they_went_in_across_files(tmp_path, smal
     assert registry.value("fluoroscope_spool_items_written", "test") == 120
 
 
-def test_an_emptied_spool_leaves_no_files(tmp_path, small_files):
+def test_an_emptied_spool_leaves_no_files_once_what_it_held_is_stored(tmp_path, small_files):
     spool, _ = _open(tmp_path)
     for i in range(10):
         spool.append(_batch(i * 10))
 
     _drain(spool)
+    assert _files(tmp_path) != []  # read, not yet known to be stored
+    spool.release(spool.mark())
 
     assert _files(tmp_path) == []
     assert spool.take(1 << 20) == []
+
+
+def test_files_read_whole_but_not_released_are_read_again_after_a_crash(tmp_path, small_files):
+    """Reading a file is not storing what it held: a crash in between must not lose it."""
+    crashed, _ = _open(tmp_path)
+    sent = [_batch(i * 10) for i in range(10)]
+    for batch in sent:
+        crashed.append(batch)
+    crashed.close()  # written out; then read whole by a run that crashes before storing
+    crashed, _ = _open(tmp_path)
+    mark_before = crashed.mark()
+    taken = _drain(crashed)
+    crashed.release(mark_before)  # what was stored before the reading: nothing of it
+
+    restarted, _ = _open(tmp_path)
+
+    assert taken == [item for batch in sent for item in batch]
+    assert _drain(restarted) == taken
 
 
 def test_what_is_still_buffered_is_read_once_the_reader_catches_up(tmp_path):
@@ -210,6 +230,7 @@ def test_any_interleaving_of_appends_takes_and_restarts_keeps_order(tmp_path_fac
                 for got in spool.take(1):
                     taken += got
         taken += _drain(spool)
+        spool.release(spool.mark())
     assert taken == sent
     assert _files(directory) == []
 
