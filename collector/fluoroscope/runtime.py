@@ -7,6 +7,8 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -53,6 +55,9 @@ def _limit_malloc_arenas(arenas: int) -> None:
     mallopt(_M_ARENA_MAX, arenas)
 
 
+# How often a helper process checks that its collector still runs.
+ORPHAN_CHECK_S = 1.0
+
 # What starting helper processes raises where they cannot run (no working semaphores: a
 # read-only /dev/shm, some sandboxes); the caller then does the work in its own process.
 HELPERS_UNAVAILABLE = (OSError, ImportError, NotImplementedError)
@@ -63,6 +68,7 @@ def helper_pool(processes: int, *, tuned: bool = False) -> ProcessPoolExecutor:
 
     Spawned, not forked: a fork would copy the collector's threads' locks mid-use. Helpers
     ignore Ctrl-C, which reaches the whole process group: the collector stops them itself.
+    A helper whose collector died without stopping it (SIGKILL, a crash) exits on its own.
     ``tuned`` gives them the collector's settings (:func:`tune_runtime`). Raises one of
     :data:`HELPERS_UNAVAILABLE` where processes cannot start.
     """
@@ -75,6 +81,19 @@ def helper_pool(processes: int, *, tuned: bool = False) -> ProcessPoolExecutor:
 
 def _start_helper() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.pid is not None:
+        threading.Thread(
+            target=_exit_without, args=(parent.pid,), name="fluoroscope-orphan-watch", daemon=True
+        ).start()
+
+
+def _exit_without(collector: int) -> None:
+    """Exit once the collector is gone (the helper is then reparented): an orphan would hold
+    its memory until killed by hand, and every crash would leave more of them."""
+    while os.getppid() == collector:
+        time.sleep(ORPHAN_CHECK_S)
+    os._exit(0)
 
 
 def _start_tuned_helper() -> None:

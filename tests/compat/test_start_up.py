@@ -1,10 +1,14 @@
 """Start-up refusals: the collector stops at once, with one message naming what is wrong."""
 
+import json
+import signal
 import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
 
@@ -51,3 +55,23 @@ def test_an_address_in_use_is_named_with_its_listener(tmp_path, kind, flag, said
 
     assert result.returncode == 1
     assert f"cannot listen: {said} {address} ({flag}):" in result.stderr
+
+
+def test_helper_processes_exit_when_their_collector_is_killed(make_collector):
+    """A SIGKILL gives the collector no chance to stop its helpers: they must go by themselves,
+    or every crash leaves orphans holding memory."""
+    collector = make_collector()
+    request = json.dumps({"resourceSpans": []}).encode()
+    http = urllib.request.Request(
+        collector.otlp_http, data=request, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(http, timeout=10) as reply:  # starts the translation helper
+        assert reply.status == 200
+    helpers = psutil.Process(collector.process.pid).children()
+    assert helpers, "no helper process was started"
+
+    collector.process.send_signal(signal.SIGKILL)
+    collector.process.wait(10)
+    _, alive = psutil.wait_procs(helpers, timeout=10)
+
+    assert alive == []
