@@ -40,7 +40,7 @@ _HEADER = struct.Struct("<III")  # payload bytes, items, CRC-32 of both counts a
 _COUNTS = struct.Struct("<II")  # the header's first two fields, as the checksum covers them
 # Buffered records are written once they reach this size (or when the reader needs them).
 WRITE_CHUNK = 1 << 20
-# A file is closed for writing at this size and deleted once read.
+# A file is closed for writing at this size (and deleted once what was read from it is stored).
 FILE_BYTES = 64 << 20
 # One read takes about this much, so a read gives up the GIL rarely.
 READ_CHUNK = 1 << 20
