@@ -342,6 +342,8 @@ class Collector:
             return f"the store is failing: {writer.last_error}"
         if not self.store.checkpointer.alive:
             return "the store's checkpoint thread is not running"
+        if not self.store.file_in_place:
+            return f"the database file {self.store.path} was removed or replaced; restart"
         return None
 
     def _register_gauges(self) -> None:

@@ -1,6 +1,7 @@
 """Opening and closing the store: the database file, its schema, the writer and the readers."""
 
 import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -80,6 +81,7 @@ class Store:
         self._writer_connection: sqlite3.Connection | None = None
         self._writer: TraceWriter | None = None
         self._checkpointer: Checkpointer | None = None
+        self._inode = 0
         self.reader = TraceReader(self.path, READER_CACHE_KIB)
         self._lock = DataDirLock(data_dir)
 
@@ -114,6 +116,7 @@ class Store:
             raise StoreError(f"cannot open the store at {self.path}: {exc}") from exc
         self._writer_connection = connection
         self._writer = writer
+        self._inode = os.stat(self.path).st_ino
         self._checkpointer = checkpointer
         checkpointer.start()
         writer.start()
@@ -129,6 +132,16 @@ class Store:
     def committed_seq(self) -> int:
         """The newest committed batch (TraceSink)."""
         return self.writer.committed_seq
+
+    @property
+    def file_in_place(self) -> bool:
+        """Whether the database file is still the one opened: removed or replaced under a
+        running collector, what it writes goes to an unlinked file and is lost at the next
+        start."""
+        try:
+            return os.stat(self.path).st_ino == self._inode
+        except OSError:
+            return False
 
     @property
     def retention(self) -> Retention:

@@ -1,4 +1,5 @@
-"""``/healthz``: 200 while every thread that stores traces runs, 503 with the reason otherwise."""
+"""``/healthz``: 200 while every thread that stores traces runs on the database it opened, 503
+with the reason otherwise."""
 
 import asyncio
 import re
@@ -40,6 +41,9 @@ async def _answers(tmp_path: Path) -> list[tuple[int, dict[str, str]]]:
         assert found is not None
         url = found.group(1) + "/healthz"
         answers = [await _healthz(url)]
+        collector.store.path.rename(collector.store.path.with_suffix(".moved"))
+        answers.append(await _healthz(url))
+        collector.store.path.with_suffix(".moved").rename(collector.store.path)
         collector.store.checkpointer.stop(5.0)
         answers.append(await _healthz(url))
         collector.store.writer.stop(5.0)
@@ -49,9 +53,11 @@ async def _answers(tmp_path: Path) -> list[tuple[int, dict[str, str]]]:
         await collector.stop()
 
 
-def test_healthz_names_the_thread_that_stopped(tmp_path: Path) -> None:
-    running, no_checkpoints, no_writer = asyncio.run(_answers(tmp_path))
+def test_healthz_names_what_stopped_or_went(tmp_path: Path) -> None:
+    running, moved, no_checkpoints, no_writer = asyncio.run(_answers(tmp_path))
     assert running == (200, {"status": "ok"})
+    assert moved[0] == 503
+    assert moved[1]["reason"].endswith("was removed or replaced; restart")
     assert no_checkpoints == (
         503,
         {"status": "unhealthy", "reason": "the store's checkpoint thread is not running"},
