@@ -125,3 +125,14 @@ def test_a_body_nested_past_any_parser_is_an_invalid_request(collector: Collecto
 
     assert status == 400
     assert reply["__type"] == "InvalidRequestException"
+
+
+def test_a_trace_id_longer_than_the_model_allows_is_an_invalid_request(xray: Any) -> None:
+    """botocore's TraceId is at most 35 characters; botocore does not check maximums."""
+    too_long = "1-5f84c7a0-" + "a" * 25
+
+    for call in (
+        lambda: xray.batch_get_traces(TraceIds=[too_long]),
+        lambda: xray.get_trace_graph(TraceIds=[too_long]),
+    ):
+        assert "at most 35 characters" in _invalid(xray, call)

@@ -101,4 +101,5 @@ def test_the_opentelemetry_sdk_exporter_is_answered_ok_while_requests_are_spoole
     spooled = collector.metrics().value("fluoroscope_otlp_requests_spooled_total", transport="grpc")
     assert results == [SpanExportResult.SUCCESS] * SDK_EXPORTS
     assert spooled > 0
-    wait_for_metric(collector, WRITTEN, SDK_EXPORTS * BATCH)
+    # 20,480 spans, translated and stored after the answers: seconds on a busy machine.
+    wait_for_metric(collector, WRITTEN, SDK_EXPORTS * BATCH, timeout=30.0)

@@ -84,10 +84,15 @@ class GraphOperations:
     async def get_trace_graph(self, body: dict[str, Any]) -> object:
         """The graph of the given traces (1-5)."""
         requested = protocol.string_list(
-            body, "TraceIds", required=True, min_items=1, max_items=MAX_TRACE_IDS
+            body,
+            "TraceIds",
+            required=True,
+            min_items=1,
+            max_items=MAX_TRACE_IDS,
+            max_length=protocol.MAX_TRACE_ID_LENGTH,
         )
         protocol.string(body, "NextToken")
-        wanted = [t for t in (normalize_trace_id(i) for i in requested if len(i) <= 35) if t]
+        wanted = [t for t in (normalize_trace_id(i) for i in requested) if t]
         loop = asyncio.get_running_loop()
         stored = await loop.run_in_executor(self._executor, self._reader.traces, wanted)
         total: Contribution = {}

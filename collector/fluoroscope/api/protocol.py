@@ -18,6 +18,9 @@ from aiohttp.web_protocol import RequestPayloadError
 from fluoroscope.errors import ApiError
 from fluoroscope.model.times import epoch_seconds
 
+# botocore's TraceId shape: at most 35 characters (the X-Ray form; the W3C form is 32).
+MAX_TRACE_ID_LENGTH = 35
+
 
 def json_response(body: object | bytes, status: int = 200) -> web.Response:
     """A JSON response with the request id header botocore reports as ``RequestId``."""
@@ -184,8 +187,9 @@ def string_list(
     required: bool = False,
     min_items: int = 0,
     max_items: int | None = None,
+    max_length: int | None = None,
 ) -> list[str]:
-    """A list-of-strings member."""
+    """A list-of-strings member; ``max_length`` bounds each string."""
     value = body.get(name)
     if value is None:
         if required:
@@ -197,6 +201,8 @@ def string_list(
         raise ApiError(f"{name} must have at least {min_items} item(s)")
     if max_items is not None and len(value) > max_items:
         raise ApiError(f"{name} must have at most {max_items} items")
+    if max_length is not None and any(len(item) > max_length for item in value):
+        raise ApiError(f"{name}: each must be at most {max_length} characters")
     return value
 
 

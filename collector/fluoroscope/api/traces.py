@@ -131,13 +131,18 @@ class TraceOperations:
     async def batch_get_traces(self, body: dict[str, Any]) -> object:
         """Up to five whole traces, one processed document per segment."""
         requested = protocol.string_list(
-            body, "TraceIds", required=True, min_items=1, max_items=MAX_BATCH_TRACE_IDS
+            body,
+            "TraceIds",
+            required=True,
+            min_items=1,
+            max_items=MAX_BATCH_TRACE_IDS,
+            max_length=protocol.MAX_TRACE_ID_LENGTH,
         )
         protocol.string(body, "NextToken")
         wanted: dict[str, str] = {}
         unprocessed = []
         for trace_id in requested:
-            canonical = normalize_trace_id(trace_id) if len(trace_id) <= 35 else None
+            canonical = normalize_trace_id(trace_id)
             if canonical is None:
                 unprocessed.append(trace_id)
             else:
