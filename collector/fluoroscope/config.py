@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from fluoroscope.errors import ConfigError
 
@@ -101,13 +101,10 @@ def _secret(value: object) -> str | None:
     return text or None
 
 
-def _endpoint(value: object) -> str | None:
-    """An OTLP endpoint URL: gRPC (``grpc://host:port``, ``http://host:port`` or ``host:port``)
-    or OTLP/HTTP (``http(s)://host:port/.../v1/traces``); empty for none."""
-    text = _text(value)
-    if not text:
-        return None
-    parts = urlsplit(text if "://" in text else f"grpc://{text}")
+def split_endpoint(url: str) -> tuple[SplitResult, int]:
+    """An OTLP endpoint URL (``grpc://host:port``, ``http(s)://host:port[/path]`` or
+    ``host:port``), split, and its port; ValueError saying what it must be."""
+    parts = urlsplit(url if "://" in url else f"grpc://{url}")
     if parts.scheme not in ("grpc", "http", "https"):
         raise ValueError("expected a grpc://, http:// or https:// URL")
     try:
@@ -116,6 +113,15 @@ def _endpoint(value: object) -> str | None:
         port = None
     if not parts.hostname or port is None or port == 0:
         raise ValueError("expected a URL with a host and a port from 1 to 65535")
+    return parts, port
+
+
+def _endpoint(value: object) -> str | None:
+    """An OTLP endpoint URL (see :func:`split_endpoint`); empty for none."""
+    text = _text(value)
+    if not text:
+        return None
+    split_endpoint(text)
     return text
 
 

@@ -43,11 +43,6 @@ from fluoroscope.telemetry import Registry
 
 log = logging.getLogger(__name__)
 
-# Traces over their size limit that left memory, remembered so that later documents are refused
-# at once rather than stored past the limit (bounded: the oldest are forgotten first; a
-# forgotten one is found over the limit again when the store is read, at its next flush).
-REMEMBERED_OVER_LIMIT = 10_000
-
 
 class Assembler:
     """Merges documents into traces and writes trace revisions to a :class:`TraceSink`."""
@@ -78,8 +73,6 @@ class Assembler:
         self._buffer = TraceBuffer(limits, self.stats)
         # Flushes waiting for their summaries (see flush's ``defer``).
         self._batches = Batches(sink, now)
-        # Insertion-ordered, oldest first (see REMEMBERED_OVER_LIMIT).
-        self._over_limit: dict[str, None] = {}
 
     @property
     def in_flight(self) -> int:
@@ -102,7 +95,7 @@ class Assembler:
         now = self._now()
         trace = self._buffer.take(document.trace_id)
         if trace is None:
-            if document.trace_id in self._over_limit:
+            if self._buffer.left_over_limit(document.trace_id):
                 self.stats.limit.inc()
                 return "TraceLimitExceeded"
             trace = InFlightTrace(document.trace_id, now)
@@ -410,8 +403,3 @@ class Assembler:
         )
         for trace in victims:
             self._buffer.forget(trace)
-            if trace.over_limit:
-                remembered = self._over_limit
-                remembered[trace.trace_id] = None
-                if len(remembered) > REMEMBERED_OVER_LIMIT:
-                    del remembered[next(iter(remembered))]

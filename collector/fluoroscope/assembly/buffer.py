@@ -10,6 +10,11 @@ from fluoroscope.assembly.in_flight import AssemblyLimits, AssemblyStats, InFlig
 from fluoroscope.model.segment import Document
 from fluoroscope.model.trace import supersedes
 
+# Traces over their size limit that left memory, remembered so that later documents are refused
+# at once rather than stored past the limit (bounded: the oldest are forgotten first; a
+# forgotten one is found over the limit again when the store is read, at its next flush).
+REMEMBERED_OVER_LIMIT = 10_000
+
 
 class TraceBuffer:
     """Every trace in memory, in the order of their last update (oldest first)."""
@@ -28,6 +33,8 @@ class TraceBuffer:
         # Unwritten documents of changed traces: what the next full flush would write (traces
         # waiting for a sampling decision are not counted).
         self.pending_bytes = 0
+        # Insertion-ordered, oldest first (see REMEMBERED_OVER_LIMIT).
+        self._over_limit: dict[str, None] = {}
 
     def take(self, trace_id: str) -> InFlightTrace | None:
         """The trace, taken out so that :meth:`add` puts it back as the latest updated."""
@@ -110,3 +117,12 @@ class TraceBuffer:
         """Stop holding a trace (the store has all of it that is kept)."""
         if self.traces.pop(trace.trace_id, None) is not None:
             self.bytes -= trace.size
+        if trace.over_limit:
+            remembered = self._over_limit
+            remembered[trace.trace_id] = None
+            if len(remembered) > REMEMBERED_OVER_LIMIT:
+                del remembered[next(iter(remembered))]
+
+    def left_over_limit(self, trace_id: str) -> bool:
+        """Whether a trace no longer held was over its size limit when it left."""
+        return trace_id in self._over_limit

@@ -16,11 +16,11 @@ import urllib.error
 import urllib.request
 from collections import deque
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
+from fluoroscope.config import split_endpoint
 from fluoroscope.errors import ConfigError, DocumentError
 from fluoroscope.telemetry import Registry
 from fluoroscope.translate.otlp import documents_to_spans
@@ -50,12 +50,13 @@ class Destination:
     @classmethod
     def parse(cls, url: str) -> "Destination":
         """Read an endpoint URL (``grpc://host:4317``, ``http://host:4317`` or an HTTP URL)."""
-        parts = urlsplit(url if "://" in url else f"grpc://{url}")
-        if not parts.hostname or parts.port is None:
-            raise ConfigError(f"--export-otlp {url!r}: expected a URL with a host and a port")
+        try:
+            parts, port = split_endpoint(url)
+        except ValueError as exc:
+            raise ConfigError(f"--export-otlp {url!r}: {exc}") from None
         if parts.path.rstrip("/").endswith("/v1/traces") and parts.scheme in ("http", "https"):
             return cls(url, True, url)
-        return cls(url, False, f"{parts.hostname}:{parts.port}")
+        return cls(url, False, f"{parts.hostname}:{port}")
 
 
 class _Retryable(Exception):

@@ -91,9 +91,9 @@ class OtlpIngest:
         self._replay: asyncio.Task[None] | None = None
         self._stopping = False
         self._replaying: set[asyncio.Task[None]] = set()
-        # Per take from the spool, oldest first: [the spool's mark after it, its requests not
-        # yet stored]. Spool files are released once every take before theirs is stored.
-        self._takes: deque[list[int]] = deque()
+        # Takes from the spool, oldest first: its files are released once every take before
+        # theirs is stored.
+        self._takes: deque[_Take] = deque()
         self._translator = translator
         self._backlog = 0  # request bytes between arrival and the pipeline (event loop only)
         self._executor = executor
@@ -238,7 +238,7 @@ class OtlpIngest:
                 continue
             batches = await loop.run_in_executor(self._executor, spool.take, 0)
             items = [item for batch in batches for item in batch]
-            take = [spool.mark(), len(items)]
+            take = _Take(spool.mark(), len(items))
             self._takes.append(take)
             self._stored(spool, take, 0)  # a take of nothing releases at once
             for item in items:
@@ -250,15 +250,15 @@ class OtlpIngest:
                 self._replaying.add(task)
                 task.add_done_callback(self._replaying.discard)
 
-    def _stored(self, spool: Spool, take: list[int], count: int = 1) -> None:
+    def _stored(self, spool: Spool, take: "_Take", count: int = 1) -> None:
         """``count`` requests of ``take`` are stored (or dropped): release the spool files of
         every take whose requests, and those of every take before it, all are."""
-        take[1] -= count
+        take.unstored -= count
         takes = self._takes
-        while takes and takes[0][1] <= 0:
-            spool.release(takes.popleft()[0])
+        while takes and takes[0].unstored <= 0:
+            spool.release(takes.popleft().mark)
 
-    async def _store_spooled(self, item: bytes, spool: Spool, take: list[int]) -> None:
+    async def _store_spooled(self, item: bytes, spool: Spool, take: "_Take") -> None:
         """Translate one spooled request and hand its documents over, waiting for room.
 
         The request counts in the backlog until its documents are in the pipeline's feed, so
@@ -298,6 +298,14 @@ class OtlpIngest:
             self._backlog -= len(body)
             if not handed_over:  # nothing of it will be stored: its take need not wait
                 self._stored(spool, take)
+
+
+@dataclass(slots=True)
+class _Take:
+    """One take of requests from the spool."""
+
+    mark: int  # the spool's mark after it (Spool.release)
+    unstored: int  # its requests not yet stored (or dropped)
 
 
 def _check_and_spool(spool: Spool, tag: bytes, body: bytes) -> bool:

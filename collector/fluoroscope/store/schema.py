@@ -152,21 +152,16 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE graph_hours ADD COLUMN first_minute INTEGER;
     ALTER TABLE graph_hours ADD COLUMN last_minute INTEGER;
-    UPDATE graph_hours SET
-        first_minute = coalesce((SELECT min(m.minute) FROM graph_minutes AS m
-            WHERE m.grp = graph_hours.grp AND m.minute >= graph_hours.minute
-            AND m.minute < graph_hours.minute + 3600 AND m.kind = graph_hours.kind
-            AND m.src_name = graph_hours.src_name AND m.src_type = graph_hours.src_type
-            AND m.src_account = graph_hours.src_account AND m.dst_name = graph_hours.dst_name
-            AND m.dst_type = graph_hours.dst_type AND m.dst_account = graph_hours.dst_account),
-            minute),
-        last_minute = coalesce((SELECT max(m.minute) FROM graph_minutes AS m
-            WHERE m.grp = graph_hours.grp AND m.minute >= graph_hours.minute
-            AND m.minute < graph_hours.minute + 3600 AND m.kind = graph_hours.kind
-            AND m.src_name = graph_hours.src_name AND m.src_type = graph_hours.src_type
-            AND m.src_account = graph_hours.src_account AND m.dst_name = graph_hours.dst_name
-            AND m.dst_type = graph_hours.dst_type AND m.dst_account = graph_hours.dst_account),
-            minute + 3540);
+    UPDATE graph_hours SET (first_minute, last_minute) = (
+        SELECT coalesce(min(m.minute), graph_hours.minute),
+               coalesce(max(m.minute), graph_hours.minute + 3540)
+        FROM graph_minutes AS m
+        WHERE m.minute >= graph_hours.minute AND m.minute < graph_hours.minute + 3600
+        AND (m.grp, m.kind, m.src_name, m.src_type, m.src_account,
+             m.dst_name, m.dst_type, m.dst_account)
+          = (graph_hours.grp, graph_hours.kind, graph_hours.src_name, graph_hours.src_type,
+             graph_hours.src_account, graph_hours.dst_name, graph_hours.dst_type,
+             graph_hours.dst_account));
     """,
 )
 

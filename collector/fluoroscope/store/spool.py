@@ -289,10 +289,7 @@ class Spool:
                 partial = position.with_suffix(".partial")
                 partial.write_text(f"{self._files[0].path.stem} {self._read_offset}\n")
                 partial.replace(position)
-            # Closed after the store: everything taken from these was stored.
-            for _, path in self._finished:
-                path.unlink(missing_ok=True)
-            self._finished.clear()
+        self.release(self._finished_count)  # closed after the store: all taken was stored
 
     def _write_buffer(self) -> None:
         """Write the buffered records to the newest file (lock held)."""

@@ -65,9 +65,8 @@ _GRAPH_UPDATE = "ON CONFLICT DO UPDATE SET " + ", ".join(
 _HOUR_COLUMNS = f"{_GRAPH_COLUMNS}, first_minute, last_minute"
 _HOUR_WIDTH = _GRAPH_WIDTH + 2
 _HOUR_UPDATE = (
-    f"{_GRAPH_UPDATE}, "
-    "first_minute = min(coalesce(first_minute, excluded.first_minute), excluded.first_minute), "
-    "last_minute = max(coalesce(last_minute, excluded.last_minute), excluded.last_minute)"
+    f"{_GRAPH_UPDATE}, first_minute = min(first_minute, excluded.first_minute), "
+    "last_minute = max(last_minute, excluded.last_minute)"
 )
 
 

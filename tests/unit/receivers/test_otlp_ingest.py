@@ -15,6 +15,7 @@ from fluoroscope.receivers.otlp import (
     TRANSLATION_BACKLOG_BYTES,
     Busy,
     OtlpIngest,
+    _Take,
 )
 from fluoroscope.receivers.otlp_translation import PROTOBUF, Translated
 from fluoroscope.store.spool import Spool
@@ -271,7 +272,7 @@ def test_spool_files_go_only_once_every_earlier_take_is_stored():
             lambda *args: True, HeldTranslator(), threads, registry, 1.0, frozenset()
         )  # type: ignore[arg-type]
     spool = _ReleasingSpool()
-    first, second = [1, 2], [3, 1]  # [mark after the take, its requests not yet stored]
+    first, second = _Take(mark=1, unstored=2), _Take(mark=3, unstored=1)
     ingest._takes.extend([first, second])
 
     ingest._stored(spool, second)  # type: ignore[arg-type]
