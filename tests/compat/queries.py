@@ -116,7 +116,17 @@ def wait_for_trace(
 
 
 def documents(trace: dict[str, Any]) -> list[dict[str, Any]]:
-    """The processed segment documents of a BatchGetTraces trace, parsed."""
+    """The processed documents of a BatchGetTraces trace that its services sent, parsed (the
+    inferred segments added for downstream calls are left out: see :func:`inferred`)."""
+    return [d for d in _parsed(trace) if d.get("inferred") is not True]
+
+
+def inferred(trace: dict[str, Any]) -> list[dict[str, Any]]:
+    """The inferred segments of a BatchGetTraces trace, parsed."""
+    return [d for d in _parsed(trace) if d.get("inferred") is True]
+
+
+def _parsed(trace: dict[str, Any]) -> list[dict[str, Any]]:
     return [json.loads(item["Document"]) for item in trace["Segments"]]
 
 

@@ -94,7 +94,7 @@ def test_two_services_make_one_trace_with_an_edge_and_a_fault(
 
     trace_id = _two_services(frontend, backend, fail=True)
 
-    trace = wait_for_trace(xray, trace_id, lambda t: len(t["Segments"]) == 2)
+    trace = wait_for_trace(xray, trace_id, lambda t: len(documents(t)) == 2)
     names = {document["name"] for document in documents(trace)}
     assert names == {f"frontend-{transport}", f"backend-{transport}"}
     nodes = {
@@ -125,7 +125,7 @@ def test_an_xray_sdk_service_and_an_otel_service_share_one_trace(
     recorder.end_subsegment()
     recorder.end_segment()
 
-    trace = wait_for_trace(xray, root, lambda t: len(t["Segments"]) == 2)
+    trace = wait_for_trace(xray, root, lambda t: len(documents(t)) == 2)
 
     assert {d["name"] for d in documents(trace)} == {"xray-frontend", "otel-backend"}
     assert _services(xray, root) >= {"xray-frontend", "otel-backend"}

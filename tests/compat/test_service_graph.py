@@ -14,7 +14,7 @@ import pytest
 from aws_xray_sdk.core import AWSXRayRecorder
 
 from tests.compat.process import Collector
-from tests.compat.queries import eventually, wait_for_traces
+from tests.compat.queries import documents, eventually, inferred, wait_for_traces
 
 REQUESTS = 12
 EC2 = "AWS::EC2::Instance"
@@ -61,7 +61,7 @@ def traffic(
         recorders.append(recorder)
     started = time.time()
     trace_ids = [_request(recorders[0], recorders[1], n) for n in range(REQUESTS)]
-    wait_for_traces(client, trace_ids, lambda trace: len(trace["Segments"]) == 2)
+    wait_for_traces(client, trace_ids, lambda trace: len(documents(trace)) == 2)
     for recorder in recorders:
         recorder.emitter._socket.close()
     return collector, client, trace_ids, started - 60, time.time() + 60
@@ -127,14 +127,35 @@ def test_nodes_carry_their_own_statistics(traffic: Any) -> None:
     assert sum(entry["Count"] for entry in histogram) == REQUESTS
 
 
+def test_batch_get_traces_adds_the_inferred_table_segment(traffic: Any) -> None:
+    """The DynamoDB call nobody answered comes back as the table's inferred segment, named and
+    typed as its graph node; the call orders answered gets none."""
+    _collector, client, trace_ids, _, _ = traffic
+    trace = client.batch_get_traces(TraceIds=[trace_ids[0]])["Traces"][0]
+    api = next(d for d in documents(trace) if d["name"] == "api")
+    table_call = next(s for s in api["subsegments"] if s["name"] == "DynamoDB")
+
+    (table,) = inferred(trace)
+
+    assert table["name"] == "orders-table"
+    assert table["origin"] == "AWS::DynamoDB::Table"
+    assert table["parent_id"] == table_call["id"]
+    assert table["aws"] == {"operation": "GetItem", "table_name": "orders-table"}
+    assert (table["start_time"], table["end_time"]) == (
+        table_call["start_time"],
+        table_call["end_time"],
+    )
+    assert table["id"] in {segment["Id"] for segment in trace["Segments"]}
+
+
 def test_resending_a_segment_does_not_count_it_twice(traffic: Any) -> None:
     """A trace revised by a resent document leaves the statistics unchanged."""
     _collector, client, trace_ids, start, end = traffic
     before = client.get_service_graph(StartTime=start, EndTime=end)["Services"]
     trace = client.batch_get_traces(TraceIds=[trace_ids[0]])["Traces"][0]
-    documents = [segment["Document"] for segment in trace["Segments"]]
+    sent = [json.dumps(document) for document in documents(trace)]
 
-    client.put_trace_segments(TraceSegmentDocuments=documents)
+    client.put_trace_segments(TraceSegmentDocuments=sent)
     after = client.get_service_graph(StartTime=start, EndTime=end)["Services"]
 
     assert after == before
@@ -248,7 +269,7 @@ def test_a_group_filters_summaries_and_the_graph(traffic: Any) -> None:
         )  # fmt: skip
         recorders.append(recorder)
     new_ids = [_request(recorders[0], recorders[1], n) for n in range(4)]
-    wait_for_traces(client, new_ids, lambda trace: len(trace["Segments"]) == 2)
+    wait_for_traces(client, new_ids, lambda trace: len(documents(trace)) == 2)
     for recorder in recorders:
         recorder.emitter._socket.close()
 

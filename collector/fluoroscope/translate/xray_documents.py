@@ -7,13 +7,16 @@ the other way round), the version that wins is the one the assembler keeps: a co
 beats an in-progress one, otherwise the later arrival wins; children move with their entity.
 A segment whose tree needed no change is returned byte for byte as it was received. Subsegments
 whose parent never arrived are returned as documents of their own, with their children folded
-in, rather than hidden.
+in, rather than hidden. The inferred segments X-Ray adds for downstream calls nobody answered
+are returned beside them, all in order of start time (:mod:`.inferred_segments`).
 """
 
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
+from fluoroscope.translate.inferred_segments import Entity, inferred_documents
 
 
 @dataclass(slots=True)
@@ -75,6 +78,11 @@ def processed_documents(stored: list[bytes]) -> ProcessedTrace:
         if entity_id not in placed:
             body, _ = _build(entity_id, winners, children, placed, -1)
             out.append((_number(body, "start_time"), entity_id, orjson.dumps(body)))
+    trace_id = tops[0][0].get("trace_id") if tops else None
+    if isinstance(trace_id, str):
+        entities = {k: Entity(v.body, v.parent, v.is_segment) for k, v in winners.items()}
+        for inferred in inferred_documents(trace_id, entities):
+            out.append((_number(inferred, "start_time"), inferred["id"], orjson.dumps(inferred)))
     out.sort(key=lambda item: item[0])
 
     starts = [_number(v.body, "start_time") for v in winners.values()]

@@ -64,7 +64,8 @@ def test_a_segment_needing_no_folding_is_returned_byte_for_byte(golden_named, na
 
     processed = processed_documents(bodies)
 
-    assert [body for _, body in processed.documents] == bodies
+    sent = [body for _, body in processed.documents if not orjson.loads(body).get("inferred")]
+    assert sent == bodies
 
 
 def test_documents_are_returned_under_their_own_ids(golden_named):
@@ -73,7 +74,13 @@ def test_documents_are_returned_under_their_own_ids(golden_named):
 
     processed = processed_documents(golden.bodies)
 
-    assert [doc_id for doc_id, _ in processed.documents] == ["eb6bda578e393f69"]
+    assert [doc_id for doc_id, _ in processed.documents] == [
+        "eb6bda578e393f69",
+        "39f7baf6c465cfb9",  # inferred: payments.example.com
+        "e4fd963db2496deb",  # inferred: the DynamoDB table orders
+    ]
+    for doc_id, body in processed.documents:
+        assert orjson.loads(body)["id"] == doc_id
 
 
 def test_the_golden_streamed_trace_is_one_document(golden_named):
@@ -256,3 +263,74 @@ def test_stored_text_that_is_not_a_document_is_skipped(make_document):
     processed = processed_documents([b"not json", b"[1, 2]", orjson.dumps(root)])
 
     assert [doc_id for doc_id, _ in processed.documents] == [ROOT]
+
+
+def test_an_unanswered_aws_call_gets_an_inferred_segment(make_document):
+    """A DynamoDB call no segment answered comes back as the table's inferred segment, with
+    the call's times, flags and aws block, under the name and type the service graph uses."""
+    call = {
+        "id": STEP,
+        "name": "dynamodb",
+        "namespace": "aws",
+        "start_time": START + 0.1,
+        "end_time": START + 0.3,
+        "throttle": True,
+        "error": True,
+        "http": {"response": {"status": 400}},
+        "aws": {"operation": "GetItem", "table_name": "orders", "region": "eu-west-1"},
+    }
+    root = make_document(id=ROOT, subsegments=[call])
+
+    processed = processed_documents(encode(root))
+
+    (inferred,) = [orjson.loads(body) for _, body in processed.documents][1:]
+    assert inferred == {
+        "id": inferred["id"],
+        "name": "orders",
+        "trace_id": root["trace_id"],
+        "start_time": START + 0.1,
+        "end_time": START + 0.3,
+        "parent_id": STEP,
+        "inferred": True,
+        "origin": "AWS::DynamoDB::Table",
+        "http": {"response": {"status": 400}},
+        "aws": {"operation": "GetItem", "table_name": "orders", "region": "eu-west-1"},
+        "error": True,
+        "throttle": True,
+    }
+    assert len(inferred["id"]) == 16
+    assert int(inferred["id"], 16) >= 0
+    again = processed_documents(encode(root))
+    assert again.documents == processed.documents
+
+
+def test_an_answered_call_and_a_local_one_get_no_inferred_segment(make_document):
+    """A remote call whose callee sent a segment is that segment, not an inferred one; a
+    local subsegment calls nobody."""
+    calls = [
+        {"id": STEP, "name": "orders", "namespace": "remote", "start_time": START},
+        {"id": INNER, "name": "compute", "start_time": START},
+    ]
+    root = make_document(id=ROOT, subsegments=calls)
+    callee = make_document(id=LEAF, name="orders", parent_id=STEP)
+
+    processed = processed_documents(encode(root, callee))
+
+    assert [doc_id for doc_id, _ in processed.documents] == [ROOT, LEAF]
+
+
+def test_an_inferred_segment_keeps_a_call_in_progress_open(make_document, subsegment):
+    """A remote call still in progress makes an inferred segment in progress, of type-less
+    remote origin; a call whose segment never arrived makes none."""
+    root = make_document(id=ROOT)
+    open_call = subsegment(STEP, ROOT, name="api.example.com", namespace="remote", in_progress=True)
+    stray = subsegment(INNER, MISSING, name="s3", namespace="aws")
+
+    processed = processed_documents(encode(root, open_call, stray))
+
+    returned = [orjson.loads(body) for _, body in processed.documents]
+    (document,) = [d for d in returned if d.get("inferred")]
+    assert document["name"] == "api.example.com"
+    assert document["in_progress"] is True
+    assert "end_time" not in document
+    assert "origin" not in document

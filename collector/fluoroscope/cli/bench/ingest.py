@@ -240,16 +240,25 @@ def _measure(args: argparse.Namespace, collector: Collector) -> _Outcome:
 
 
 def _read_back(api: Api, trace_ids: list[str], segments: int) -> tuple[int, int]:
-    """BatchGetTraces on ``trace_ids``; return (found with every segment, found short)."""
+    """BatchGetTraces on ``trace_ids``; return (found with every segment, found short).
+
+    The inferred segments BatchGetTraces adds for downstream calls are not counted: only what
+    was sent."""
     whole = incomplete = 0
     for offset in range(0, len(trace_ids), BATCH_IDS):
         reply = api.call("/Traces", {"TraceIds": trace_ids[offset : offset + BATCH_IDS]})
         for trace in reply["Traces"]:
-            if len(trace["Segments"]) == segments:
+            sent = [s for s in trace["Segments"] if not _inferred(s["Document"])]
+            if len(sent) == segments:
                 whole += 1
             else:
                 incomplete += 1
     return whole, incomplete
+
+
+def _inferred(document: str) -> bool:
+    body = json.loads(document)
+    return isinstance(body, dict) and body.get("inferred") is True
 
 
 def _report(args: argparse.Namespace, where: str, outcome: _Outcome) -> Report:
