@@ -136,3 +136,41 @@ def test_a_trace_id_longer_than_the_model_allows_is_an_invalid_request(xray: Any
         lambda: xray.get_trace_graph(TraceIds=[too_long]),
     ):
         assert "at most 35 characters" in _invalid(xray, call)
+
+
+def test_a_group_call_naming_two_groups_is_refused_and_changes_neither(xray: Any) -> None:
+    """GroupName of one group with GroupARN of another is a 400, never the ARN's group acted on."""
+    kept = xray.create_group(GroupName="kept-group", FilterExpression="fault")["Group"]
+    other = xray.create_group(GroupName="other-group", FilterExpression="error")["Group"]
+
+    for call in (
+        lambda: xray.delete_group(GroupName="kept-group", GroupARN=other["GroupARN"]),
+        lambda: xray.update_group(GroupName="other-group", GroupARN=kept["GroupARN"]),
+        lambda: xray.get_group(GroupName="kept-group", GroupARN=other["GroupARN"]),
+    ):
+        assert "different groups" in _invalid(xray, call)
+
+    names = {g["GroupName"] for g in xray.get_groups()["Groups"]}
+    assert {"kept-group", "other-group"} <= names
+    same = xray.get_group(GroupName="kept-group", GroupARN=kept["GroupARN"])["Group"]
+    assert same == kept
+
+
+def test_notifications_without_insights_are_refused(xray: Any) -> None:
+    """botocore's model: NotificationsEnabled can only be true when InsightsEnabled is true."""
+    off_on = {"InsightsEnabled": False, "NotificationsEnabled": True}
+    message = _invalid(
+        xray, lambda: xray.create_group(GroupName="noisy", InsightsConfiguration=off_on)
+    )
+    assert "InsightsEnabled" in message
+    xray.create_group(
+        GroupName="quiet",
+        InsightsConfiguration={"InsightsEnabled": True, "NotificationsEnabled": True},
+    )
+
+    insights_off = {"InsightsEnabled": False}
+    _invalid(xray, lambda: xray.update_group(GroupName="quiet", InsightsConfiguration=insights_off))
+
+    both_off = {"InsightsEnabled": False, "NotificationsEnabled": False}
+    group = xray.update_group(GroupName="quiet", InsightsConfiguration=both_off)["Group"]
+    assert group["InsightsConfiguration"] == both_off

@@ -71,11 +71,16 @@ class GroupCatalog:
         return self._classifier.definitions
 
     def find(self, name: str | None, arn: str | None) -> GroupRecord:
-        """The group named by name or ARN, or InvalidRequestException."""
-        for record in self._records.values():
-            if record.name == name or (arn is not None and record.arn == arn):
-                return record
-        raise ApiError("Group not found")
+        """The group named by name or ARN, or InvalidRequestException; when both are given
+        they must name the same group, so that a call never acts on another than it names."""
+        found = [
+            r for r in self._records.values() if r.name == name or (arn is not None and r.arn == arn)
+        ]
+        if not found:
+            raise ApiError("Group not found")
+        if len(found) > 1 or (name is not None and arn is not None and found[0].arn != arn):
+            raise ApiError("GroupName and GroupARN name different groups")
+        return found[0]
 
     def resolve(self, name: str | None, arn: str | None) -> tuple[str, float] | None:
         """(name, last change) of the group a graph request names; None when it names none."""
@@ -92,6 +97,7 @@ class GroupCatalog:
         self, name: str, text: str | None, insights: bool, notifications: bool
     ) -> GroupRecord:
         """Add a group, or InvalidRequestException."""
+        _check_insights(insights, notifications)
         if not _NAME.fullmatch(name):
             raise ApiError("GroupName must be 1-32 letters, digits, '.', '_' or '-'")
         if name == DEFAULT_GROUP:
@@ -118,6 +124,10 @@ class GroupCatalog:
         notifications: bool | None,
     ) -> GroupRecord:
         """Change a group's filter or settings."""
+        _check_insights(
+            record.insights if insights is None else insights,
+            record.notifications if notifications is None else notifications,
+        )
         if text:
             self._check_references(record, parse_filter(text))
         changed = GroupRecord(
@@ -242,6 +252,12 @@ def _insights(body: dict[str, Any]) -> tuple[bool | None, bool | None]:
     return protocol.boolean(config, "InsightsEnabled"), protocol.boolean(
         config, "NotificationsEnabled"
     )
+
+
+def _check_insights(insights: bool, notifications: bool) -> None:
+    """Notifications are of insights: botocore's model allows them only with insights on."""
+    if notifications and not insights:
+        raise ApiError("NotificationsEnabled can only be true when InsightsEnabled is true")
 
 
 def _group(record: GroupRecord) -> dict[str, object]:

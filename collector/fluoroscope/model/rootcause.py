@@ -208,4 +208,5 @@ def _slowest(tree: TraceTree, children: dict[str, list[str]]) -> list[ApiObject]
     if services and "Coverage" not in services[-1]["EntityPath"][0]:
         # An inferred node at the end: it took what the call that reached it took.
         services[-1]["EntityPath"] = [describe(current) | {"Name": services[-1]["Name"]}]
-    return [{"Services": services}] if services else []
+    # The path runs down from the entry segment, whose response the client waited for.
+    return [{"Services": services, "ClientImpacting": True}] if services else []

@@ -100,7 +100,8 @@ class TraceSummary:
         http: dict[str, object] = {}
         for key, value in (
             ("HttpURL", self.http_url),
-            ("HttpStatus", self.http_status),
+            # The API's HttpStatus is a 32-bit integer; a document may carry a larger status.
+            ("HttpStatus", self.http_status if _fits_int32(self.http_status) else None),
             ("HttpMethod", self.http_method),
             ("UserAgent", self.http_user_agent),
             ("ClientIp", self.http_client_ip),
@@ -261,3 +262,7 @@ def annotation_value(value: AnnotationValue) -> dict[str, object]:
 def _add(positions: list[int], position: int) -> None:
     if position not in positions:
         positions.append(position)
+
+
+def _fits_int32(value: int | None) -> bool:
+    return value is not None and -(2**31) <= value < 2**31

@@ -12,6 +12,9 @@ from typing import Any
 WINDOW_SECONDS = 10
 # One hour of history: the span the console's sampling view looks back over.
 RETAINED_WINDOWS = 360
+# The API's counts are 32-bit integers; sums of many clients' reports can pass that, and are
+# then returned as the largest count it can carry.
+MAX_COUNT = 2**31 - 1
 # Rules per window. Only rules that exist are counted and at most 26 exist at once, so this
 # binds only when rules are created and deleted many times within one window.
 MAX_RULES_PER_WINDOW = 64
@@ -32,9 +35,9 @@ class StatisticSummary:
         return {
             "RuleName": self.rule_name,
             "Timestamp": self.timestamp,
-            "RequestCount": self.request_count,
-            "BorrowCount": self.borrow_count,
-            "SampledCount": self.sampled_count,
+            "RequestCount": min(self.request_count, MAX_COUNT),
+            "BorrowCount": min(self.borrow_count, MAX_COUNT),
+            "SampledCount": min(self.sampled_count, MAX_COUNT),
         }
 
 

@@ -490,3 +490,38 @@ def test_an_entry_segment_whose_caller_never_reported_is_the_root_everywhere(
     assert [(call.source.type, call.target.name) for call in summary.facts.calls] == [
         ("client", "checkout")
     ]
+
+
+# --- root causes and API limits --------------------------------------------------------------
+
+
+def test_the_response_time_root_cause_follows_the_slowest_path_and_impacts_the_client(
+    downstream, summary_of
+):
+    """The slowest path runs from the entry segment down to the callee that took the time;
+    the client waited for it, so ClientImpacting is true, as on fault and error causes."""
+    root, callee = downstream(
+        root_fields={"end_time": START + 1.0},
+        callee_fields={"start_time": START + 0.1, "end_time": START + 0.9},
+    )
+
+    (cause,) = summary_of(root, callee).to_api()["ResponseTimeRootCauses"]
+
+    assert cause["ClientImpacting"] is True
+    names = [service["Name"] for service in cause["Services"]]
+    assert names == ["checkout", "payments"]
+    (callee_entity,) = cause["Services"][-1]["EntityPath"]
+    assert callee_entity["Coverage"] == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize(("status", "shown"), [(503, 503), (2**31 - 1, 2**31 - 1), (2**31, None)])
+def test_an_http_status_beyond_32_bits_is_left_out_of_the_summary(
+    make_document, summary_of, status, shown
+):
+    """The API's HttpStatus is a 32-bit integer: a larger status a document carried is not
+    returned, rather than one no typed SDK can read."""
+    root = make_document(http={"response": {"status": status}})
+
+    http = summary_of(root).to_api()["Http"]
+
+    assert http.get("HttpStatus") == shown

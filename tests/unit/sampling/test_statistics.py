@@ -109,6 +109,20 @@ def test_a_summary_has_the_botocore_shape():
     }
 
 
+def test_counts_past_32_bits_are_returned_as_the_largest_the_api_carries():
+    """Many clients' reports can sum past the model's 32-bit counts: the API says 2**31 - 1."""
+    windows = StatisticWindows()
+    for _ in range(3):
+        windows.add("checkout", T0, 2**31 - 1, 2**30, 5)
+
+    (summary,) = windows.summaries()
+
+    assert summary.request_count == 3 * (2**31 - 1)
+    api = summary.to_api()
+    largest = 2**31 - 1
+    assert (api["RequestCount"], api["SampledCount"], api["BorrowCount"]) == (largest, largest, 15)
+
+
 def test_sizes_must_be_positive():
     """A zero-width window or zero retention is a programming error."""
     with pytest.raises(ValueError, match="positive"):
