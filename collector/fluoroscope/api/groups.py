@@ -73,9 +73,8 @@ class GroupCatalog:
     def find(self, name: str | None, arn: str | None) -> GroupRecord:
         """The group named by name or ARN, or InvalidRequestException; when both are given
         they must name the same group, so that a call never acts on another than it names."""
-        found = [
-            r for r in self._records.values() if r.name == name or (arn is not None and r.arn == arn)
-        ]
+        records = self._records.values()
+        found = [r for r in records if r.name == name or (arn is not None and r.arn == arn)]
         if not found:
             raise ApiError("Group not found")
         if len(found) > 1 or (name is not None and arn is not None and found[0].arn != arn):
