@@ -9,15 +9,17 @@ takes from its resource:
   ``aws_app_runner`` AWS::AppRunner::Service, and (not in the exporter) ``aws_lambda``
   AWS::Lambda::Function. Nothing AWS-specific is written when ``cloud.provider`` names another
   cloud;
-- ``service``: ``version`` from ``service.version``, and (not in the exporter)
-  ``runtime``/``runtime_version`` from ``process.runtime.name``/``process.runtime.version``,
-  the fields X-Ray SDKs write there;
+- ``service``: ``version`` from ``service.version`` (else ``container.image.tag``), and (not in
+  the exporter) ``runtime``/``runtime_version`` from ``process.runtime.name`` and
+  ``process.runtime.version``, the fields X-Ray SDKs write there;
 - ``aws.xray``: ``sdk`` is ``telemetry.sdk.name`` followed by `` for <telemetry.sdk.language>``,
   ``sdk_version`` is ``telemetry.sdk.version``, ``auto_instrumentation`` is true when
   ``telemetry.auto.version`` is set;
 - ``aws.account_id`` from ``cloud.account.id``; ``aws.ec2``, ``aws.ecs``, ``aws.eks``,
-  ``aws.elastic_beanstalk`` on the matching platform, ``aws.cloudwatch_logs`` from
-  ``aws.log.group.arns`` or ``aws.log.group.names``; ``resource_arn`` from ``cloud.resource_id``.
+  ``aws.elastic_beanstalk`` on the matching platform (``aws.eks`` also for a ``k8s.cluster.name``
+  on no platform; but ``aws.ec2`` not for a bare ``host.id``, which off AWS is a machine id);
+  ``aws.cloudwatch_logs`` from ``aws.log.group.arns`` or ``aws.log.group.names``;
+  ``resource_arn`` from ``cloud.resource_id``.
 
 From X-Ray, a segment's resource gets ``service.name`` (its name), the ``cloud.*`` attributes its
 origin stands for, ``service.version`` and ``process.runtime.*``, ``telemetry.sdk.*`` (the SDK
@@ -66,6 +68,7 @@ _ECS = {
     "cluster_arn": "aws.ecs.cluster.arn",
     "task_arn": "aws.ecs.task.arn",
     "task_family": "aws.ecs.task.family",
+    "availability_zone": "cloud.availability_zone",
 }
 _EKS = {"cluster_name": "k8s.cluster.name", "pod": "k8s.pod.name", "container_id": "container.id"}
 _SERVICE = {
@@ -102,6 +105,10 @@ def segment_fields(resource: Mapping[str, Value]) -> dict[str, Any]:
         if arn is not None:
             fields["resource_arn"] = arn
     service = _block(resource, _SERVICE)
+    tag = string(resource, "container.image.tag")
+    if "version" not in service and tag is not None:
+        # As the exporter does: a container's image tag versions a service that set none.
+        service["version"] = tag
     if service:
         fields["service"] = service
     xray = _xray(resource)
@@ -162,7 +169,9 @@ def _host_blocks(resource: Mapping[str, Value], platform: str | None, aws: dict[
             if launch is not None:
                 ecs["launch_type"] = launch
             aws["ecs"] = ecs
-    elif platform == "aws_eks":
+    elif platform == "aws_eks" or (platform is None and "k8s.cluster.name" in resource):
+        # A Kubernetes cluster on no platform named is EKS to the exporter too (the provider
+        # is AWS or unsaid here).
         eks = _block(resource, _EKS)
         if eks:
             aws["eks"] = eks

@@ -54,18 +54,7 @@ log = logging.getLogger(__name__)
 MAX_LINKS = 20
 _UNTRANSLATABLE = "the span could not be translated (the collector's log says why)"
 _ZERO_SPAN = bytes(8)
-# A PRODUCER span that names any of these sends to a peer: a remote node, as a CLIENT call is.
-_PEER_KEYS = (
-    "server.address",
-    "net.peer.name",
-    "network.peer.address",
-    "peer.service",
-    "aws.remote.service",
-    "url.full",
-    "http.url",
-    "rpc.system",
-    "messaging.system",
-)
+_MESSAGING = (Span.SPAN_KIND_PRODUCER, Span.SPAN_KIND_CONSUMER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,15 +243,21 @@ def _copy(value: Any) -> Any:
 
 
 def _namespace(record: SpanRecord, aws_sdk: bool) -> str | None:
+    """The exporter's namespace: ``aws`` for an AWS SDK call, or for a span that ``aws.service``
+    names (when no called service named it first); else ``remote`` for a CLIENT span, and for a
+    PRODUCER or CONSUMER one only when ``aws.remote.service`` says what it talks to."""
     attributes = record.attributes
-    if aws_sdk or "aws.service" in attributes:
-        return "aws"
     kind = record.kind
+    if aws_sdk:
+        return "aws"
+    named_before = "peer.service" in attributes or (
+        kind != Span.SPAN_KIND_INTERNAL and "aws.remote.service" in attributes
+    )
+    if "aws.service" in attributes and not named_before:
+        return "aws"
     if kind == Span.SPAN_KIND_CLIENT:
         return "remote"
-    if kind == Span.SPAN_KIND_PRODUCER and any(key in attributes for key in _PEER_KEYS):
-        return "remote"
-    if kind == Span.SPAN_KIND_CONSUMER and "aws.remote.service" in attributes:
+    if kind in _MESSAGING and "aws.remote.service" in attributes:
         return "remote"
     return None
 

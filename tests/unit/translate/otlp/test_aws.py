@@ -211,6 +211,48 @@ def test_the_service_version_is_the_service_block(make_span, to_document):
     }
 
 
+def test_a_container_image_tag_versions_a_service_that_set_none(make_span, to_document):
+    """As the exporter does, container.image.tag stands in for a missing service.version."""
+    tagged = {"service.name": "s", "container.image.tag": "2.0.1"}
+
+    assert to_document(make_span(), resource=tagged)["service"] == {"version": "2.0.1"}
+    versioned = dict(tagged, **{"service.version": "1.4.2"})
+    assert to_document(make_span(), resource=versioned)["service"] == {"version": "1.4.2"}
+
+
+def test_a_kubernetes_cluster_on_no_platform_is_an_eks_block(make_span, to_document):
+    """k8s.cluster.name alone gives aws.eks, as in the exporter; a bare host.id gives no
+    aws.ec2 (off AWS it is the machine's id), and another provider gives neither."""
+    resource = {
+        "service.name": "s",
+        "k8s.cluster.name": "prod",
+        "k8s.pod.name": "svc-7d9",
+        "container.id": "abc123",
+        "host.id": "0f1e2d3c",
+    }
+
+    aws = to_document(make_span(), resource=resource)["aws"]
+
+    assert aws["eks"] == {"cluster_name": "prod", "pod": "svc-7d9", "container_id": "abc123"}
+    assert "ec2" not in aws
+    on_gcp = dict(resource, **{"cloud.provider": "gcp"})
+    assert "eks" not in to_document(make_span(), resource=on_gcp).get("aws", {})
+
+
+def test_an_ecs_block_has_its_availability_zone(make_span, to_document):
+    """The exporter's ECS block carries the task's zone."""
+    resource = {
+        "service.name": "s",
+        "cloud.platform": "aws_ecs",
+        "container.name": "web",
+        "cloud.availability_zone": "eu-west-1a",
+    }
+
+    ecs = to_document(make_span(), resource=resource)["aws"]["ecs"]
+
+    assert ecs == {"container": "web", "availability_zone": "eu-west-1a"}
+
+
 def test_a_resource_comes_back_exactly(make_span, to_document):
     """Resource attributes the document does not hold travel in metadata.otel."""
     resource = dict(EC2, **{"cloud.region": "us-east-1", "service.instance.id": "u-1"})

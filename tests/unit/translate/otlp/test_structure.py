@@ -142,11 +142,40 @@ def test_client_subsegments_are_in_the_remote_namespace(make_span, to_document):
     assert document["namespace"] == "remote"
 
 
-def test_producers_to_a_peer_are_in_the_remote_namespace(make_span, to_document):
-    """A PRODUCER naming where it sends is a remote call."""
-    span = make_span(kind=PRODUCER, parent_span_id=PARENT, attributes={"messaging.system": "kafka"})
+def test_messaging_spans_are_remote_only_when_aws_remote_service_names_the_peer(
+    make_span, to_documents
+):
+    """As in the exporter: a PRODUCER or CONSUMER span is a remote call only when
+    ``aws.remote.service`` says what it talks to; naming a messaging system is not enough."""
+    spans = [
+        make_span(kind=PRODUCER, parent_span_id=PARENT, attributes={"messaging.system": "kafka"}),
+        make_span(kind=PRODUCER, parent_span_id=PARENT, attributes={"aws.remote.service": "q"}),
+        make_span(kind=CONSUMER, parent_span_id=PARENT, attributes={"aws.remote.service": "q"}),
+    ]
 
-    assert to_document(span)["namespace"] == "remote"
+    documents = to_documents(*spans)
+
+    assert [document.get("namespace") for document in documents] == [None, "remote", "remote"]
+
+
+def test_aws_service_makes_an_aws_call_unless_a_called_service_named_it(make_span, to_documents):
+    """``aws.service`` names the span and puts it in ``aws``; with ``peer.service`` naming it
+    first, a CLIENT call stays remote, under that name."""
+    spans = [
+        make_span(kind=CLIENT, parent_span_id=PARENT, attributes={"aws.service": "S3"}),
+        make_span(
+            kind=CLIENT,
+            parent_span_id=PARENT,
+            attributes={"aws.service": "S3", "peer.service": "assets-bucket"},
+        ),
+    ]
+
+    documents = to_documents(*spans)
+
+    assert [(d["name"], d["namespace"]) for d in documents] == [
+        ("S3", "aws"),
+        ("assets-bucket", "remote"),
+    ]
 
 
 def test_consumers_and_internal_spans_have_no_namespace(make_span, to_documents):
