@@ -15,9 +15,13 @@ present, stable conventions first:
                        target (``http.target``, or ``url.path`` and ``url.query``, default
                        ``/``), when a scheme or a target says the span has a URL at all
 ``request.user_agent`` ``user_agent.original``, ``http.user_agent``
-``request.client_ip``  ``client.address``, ``http.client_ip`` (then ``x_forwarded_for``: the
-                       older convention defined it as the forwarded address); on SERVER spans
-                       also ``network.peer.address``, ``net.sock.peer.addr``, ``net.peer.ip``
+``request.client_ip``  ``client.address``, ``http.client_ip``; on SERVER spans also
+                       ``network.peer.address``, ``net.sock.peer.addr``, ``net.peer.ip``
+``request.             true when the client IP is ``client.address`` or ``http.client_ip``
+x_forwarded_for``      and the span has no socket peer address (``network.peer.address``,
+                       ``net.sock.peer.addr``, ``net.peer.ip``): the address came from a
+                       header such as X-Forwarded-For; a peer address equal to the client IP
+                       is consumed
 ``response.status``    ``http.response.status_code``, ``http.status_code``
 ``response.            ``http.response.body.size``, ``http.response_content_length``
 content_length``
@@ -27,8 +31,9 @@ An attribute whose value a field holds unchanged is *consumed* and not repeated 
 ``metadata.default``; the parts a URL is rebuilt from stay there, since the URL does not give
 them back. From X-Ray, fields become the stable conventions' attributes (``http.request.method``,
 ``url.full``, ``user_agent.original``, ``client.address``, ``http.response.status_code``,
-``http.response.body.size``), as OpenTelemetry's Python instrumentations now write them; any other
-field travels as ``aws.xray.<path>`` (``_fields``).
+``http.response.body.size``), as OpenTelemetry's Python instrumentations now write them; a
+``client_ip`` not forwarded is also ``network.peer.address``, so that ``x_forwarded_for`` reads
+back as it was; any other field travels as ``aws.xray.<path>`` (``_fields``).
 """
 
 from collections.abc import Mapping
@@ -53,6 +58,9 @@ _CLIENT_HOSTS = (
     ("net.peer.ip", "net.peer.port"),
 )
 _URL_PARTS = ("url.scheme", "http.scheme", "url.path", "http.target")
+_CLIENT_ADDRESSES = ("client.address", "http.client_ip")
+# Socket peer addresses, stable convention first; the exporter reads the first and last
+# (net.sock.peer.addr is the same address under the 1.17-1.20 conventions' name).
 _SERVER_PEERS = ("network.peer.address", "net.sock.peer.addr", "net.peer.ip")
 # Field to attribute, one way; the other way reads these first and then the older names.
 _REQUEST = {
@@ -72,11 +80,10 @@ def to_xray(attributes: Mapping[str, Value], kind: int) -> tuple[dict[str, Any] 
 
     _take(request, "method", attributes, ("http.request.method", "http.method"), used)
     _take(request, "user_agent", attributes, ("user_agent.original", "http.user_agent"), used)
-    if not _take(request, "client_ip", attributes, ("client.address",), used):
-        if _take(request, "client_ip", attributes, ("http.client_ip",), used):
-            request["x_forwarded_for"] = True
-        elif kind == Span.SPAN_KIND_SERVER:
-            _take(request, "client_ip", attributes, _SERVER_PEERS, used)
+    if _take(request, "client_ip", attributes, _CLIENT_ADDRESSES, used):
+        _forwarded(request, attributes, used)
+    elif kind == Span.SPAN_KIND_SERVER:
+        _take(request, "client_ip", attributes, _SERVER_PEERS, used)
     for key in ("http.response.status_code", "http.status_code"):
         status = integer(attributes, key)
         if status is not None:
@@ -122,6 +129,41 @@ def from_xray(http: Any, attributes: dict[str, Value], extras: dict[tuple[str, .
                 attributes[name] = {"intValue": str(value)}
             else:
                 extras[("http", key, field)] = value
+        if key == "request":
+            _peer_from_xray(part, attributes, extras)
+
+
+def _peer_from_xray(
+    request: dict[str, Any], attributes: dict[str, Value], extras: dict[tuple[str, ...], Any]
+) -> None:
+    """Say what ``x_forwarded_for`` says in the terms :func:`_forwarded` reads back.
+
+    A client address not forwarded is the socket peer's; a forwarded one needs no attribute of
+    its own, since the absent peer address implies it.
+    """
+    client_ip = request.get("client_ip")
+    if not _is_text(client_ip) or any(string(attributes, key) is not None for key in _SERVER_PEERS):
+        return  # a peer address from metadata.default: the flag travels as itself
+    if request.get("x_forwarded_for") is True:
+        del extras[("http", "request", "x_forwarded_for")]
+    else:
+        attributes[_SERVER_PEERS[0]] = {"stringValue": client_ip}
+
+
+def _forwarded(request: dict[str, Any], attributes: Mapping[str, Value], used: list[str]) -> None:
+    """Mark a client address as forwarded unless the span saw its socket peer.
+
+    As the exporter decides: a client address with no peer address came from a header such as
+    X-Forwarded-For. A peer address equal to the client address is what the absent flag says
+    (the client connected directly), so it is consumed; a different one (a proxy) stays.
+    """
+    for key in _SERVER_PEERS:
+        peer = string(attributes, key)
+        if peer is not None:
+            if peer == request["client_ip"]:
+                used.append(key)
+            return
+    request["x_forwarded_for"] = True
 
 
 def _take(

@@ -169,7 +169,8 @@ def apply(
     """The span a document implies with ``otel``'s differences applied.
 
     Recorded times are used only while the document's own times still round to them, so that a
-    document edited since cannot be contradicted by stale metadata.
+    document edited since cannot be contradicted by stale metadata; an in-progress document has no
+    end time to contradict.
     """
     if otel is None:
         return span
@@ -181,9 +182,9 @@ def apply(
     end = span.end
     if otel.end_time_unix_nano is not None:
         exact = int(otel.end_time_unix_nano)
-        if (exact == 0 and end_time is None) or (
-            end_time is not None and seconds(exact) == end_time
-        ):
+        # An in-progress document has no end to contradict: a span that had one was flagged
+        # in progress (aws.xray.inprogress) and gets it back.
+        if end_time is None or seconds(exact) == end_time:
             end = exact
     status_code, status_message = span.status_code, span.status_message
     if otel.status is not None:

@@ -2,11 +2,12 @@
 
 Each span becomes one document. A SERVER span, or one without a parent, becomes a segment; any
 other an independent subsegment (``type: "subsegment"``, its ``trace_id``, ``parent_id`` = its
-parent span id), which the assembler folds under its parent like any streamed subsegment. Ids and
-times: ``_ids``; names: ``_names``; fields: the facets (``_http``, ``_aws``, ``_sql``,
-``_cause``, ``_resource``, ``_annotations``, ``_fields``); and whatever the document cannot say is
-kept under ``metadata.otel`` (``_otel_diff``), found by reading the document back into a span and
-comparing.
+parent span id), which the assembler folds under its parent like any streamed subsegment. A span
+with no end, or flagged ``aws.xray.inprogress`` (as the Collector's X-Ray receiver flags an
+in-progress segment), is ``in_progress`` with no ``end_time``. Ids and times: ``_ids``; names:
+``_names``; fields: the facets (``_http``, ``_aws``, ``_sql``, ``_cause``, ``_resource``,
+``_annotations``, ``_fields``); and whatever the document cannot say is kept under
+``metadata.otel`` (``_otel_diff``), found by reading the document back into a span and comparing.
 
 Where this differs from the exporter: one span is always one document (the exporter splits
 ``aws.span.kind = LOCAL_ROOT`` client spans into a made-up segment and a subsegment); the
@@ -45,13 +46,15 @@ from fluoroscope.translate.otlp._record import (
     scope_from_proto,
     span_from_proto,
 )
-from fluoroscope.translate.otlp._values import string, strings, to_plain
+from fluoroscope.translate.otlp._values import boolean, string, strings, to_plain
 from fluoroscope.translate.xray_json import MAX_DOCUMENT_BYTES
 
 # X-Ray keeps at most 20 links per segment (developer guide); metadata.otel keeps them all.
 log = logging.getLogger(__name__)
 
 MAX_LINKS = 20
+# What the Collector's X-Ray receiver writes for an in-progress segment, whose span it must end.
+IN_PROGRESS = "aws.xray.inprogress"
 _UNTRANSLATABLE = "the span could not be translated (the collector's log says why)"
 _ZERO_SPAN = bytes(8)
 _MESSAGING = (Span.SPAN_KIND_PRODUCER, Span.SPAN_KIND_CONSUMER)
@@ -128,6 +131,8 @@ def _document(
     is_segment = "type" not in document
     attributes = record.attributes
     consumed: list[str] = []
+    if boolean(attributes, IN_PROGRESS) is True:
+        consumed.append(IN_PROGRESS)
 
     http, used = _http.to_xray(attributes, record.kind)
     consumed += used
@@ -226,7 +231,7 @@ def _skeleton(record: SpanRecord, resource: _Resource) -> dict[str, Any]:
         document["parent_id"] = parent.hex()
     if not is_segment:
         document["type"] = "subsegment"
-    if record.end:
+    if record.end and boolean(record.attributes, IN_PROGRESS) is not True:
         document["end_time"] = seconds(record.end)
     else:
         document["in_progress"] = True

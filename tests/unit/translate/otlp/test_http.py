@@ -1,5 +1,7 @@
 """The http block, from both HTTP conventions and back (xray-protocol.md 4.2)."""
 
+import pytest
+
 from .conftest import CLIENT, PARENT, SERVER, attributes_of
 
 STABLE_SERVER = {
@@ -17,7 +19,8 @@ STABLE_SERVER = {
 
 
 def test_a_stable_server_span_fills_every_http_field(make_span, to_document):
-    """Method, rebuilt URL, client address, user agent, status and length."""
+    """Method, rebuilt URL, client address (forwarded: no peer address), user agent, status and
+    length."""
     document = to_document(make_span(kind=SERVER, attributes=STABLE_SERVER))
 
     assert document["http"] == {
@@ -25,6 +28,7 @@ def test_a_stable_server_span_fills_every_http_field(make_span, to_document):
             "method": "POST",
             "url": "https://shop.example.com:8443/cart?id=1",
             "client_ip": "10.1.2.3",
+            "x_forwarded_for": True,
             "user_agent": "curl/8.5.0",
         },
         "response": {"status": 201, "content_length": 42},
@@ -83,13 +87,90 @@ def test_an_old_convention_server_span_rebuilds_its_url_from_host_and_target(
     assert document["http"]["request"]["url"] == "http://shop.example.com:8080/orders?page=2"
 
 
-def test_http_client_ip_is_a_forwarded_address(make_span, to_document):
-    """The older convention's client IP came from X-Forwarded-For, as the exporter marks it."""
-    span = make_span(attributes={"http.method": "GET", "http.client_ip": "203.0.113.9"})
+@pytest.mark.parametrize("key", ["client.address", "http.client_ip"])
+def test_a_client_address_without_a_peer_address_is_forwarded(make_span, to_document, key):
+    """With no socket peer to say otherwise, the address came from a header, as the exporter
+    marks it."""
+    span = make_span(attributes={"http.method": "GET", key: "203.0.113.9"})
 
     request = to_document(span)["http"]["request"]
 
     assert (request["client_ip"], request["x_forwarded_for"]) == ("203.0.113.9", True)
+
+
+@pytest.mark.parametrize("key", ["client.address", "http.client_ip"])
+@pytest.mark.parametrize("peer", ["net.peer.ip", "network.peer.address"])
+def test_a_client_address_beside_a_peer_address_is_not_forwarded(make_span, to_document, key, peer):
+    """A proxy's socket address: x_forwarded_for is not set, and the proxy stays in metadata."""
+    span = make_span(attributes={"http.method": "GET", key: "203.0.113.9", peer: "10.0.0.5"})
+
+    document = to_document(span)
+
+    assert document["http"]["request"] == {"method": "GET", "client_ip": "203.0.113.9"}
+    assert document["metadata"]["default"] == {peer: "10.0.0.5"}
+
+
+def test_a_peer_address_equal_to_the_client_address_is_consumed(make_span, to_document):
+    """A client that connected directly: the absent flag already says the peer is the client."""
+    attributes = {
+        "http.request.method": "GET",
+        "client.address": "203.0.113.9",
+        "network.peer.address": "203.0.113.9",
+    }
+
+    document = to_document(make_span(attributes=attributes))
+
+    assert document["http"]["request"] == {"method": "GET", "client_ip": "203.0.113.9"}
+    assert "default" not in document["metadata"]
+
+
+@pytest.mark.parametrize(
+    ("request_fields", "attributes"),
+    [
+        ({"client_ip": "203.0.113.9", "x_forwarded_for": True}, {"client.address": "203.0.113.9"}),
+        (
+            {"client_ip": "203.0.113.9"},
+            {"client.address": "203.0.113.9", "network.peer.address": "203.0.113.9"},
+        ),
+        (
+            {"client_ip": "203.0.113.9", "x_forwarded_for": False},
+            {
+                "client.address": "203.0.113.9",
+                "network.peer.address": "203.0.113.9",
+                "aws.xray.x_forwarded_for": False,
+            },
+        ),
+    ],
+)
+def test_x_forwarded_for_reads_back_as_a_peer_address_or_its_absence(
+    make_document, to_span, to_document, request_fields, attributes
+):
+    """A forwarded client IP has no peer; one not forwarded is its own peer; both come back."""
+    document = make_document(http={"request": request_fields})
+
+    span = to_span(document)
+
+    assert attributes_of(span) == attributes
+    assert to_document(span)["http"] == document["http"]
+
+
+def test_a_forwarded_client_ip_beside_a_peer_in_metadata_keeps_its_flag(
+    make_document, to_span, to_document
+):
+    """A peer address from metadata.default says "not forwarded": the flag travels as itself."""
+    document = make_document(
+        http={"request": {"client_ip": "203.0.113.9", "x_forwarded_for": True}},
+        metadata={"default": {"net.peer.ip": "10.0.0.5"}},
+    )
+
+    span = to_span(document)
+
+    assert attributes_of(span)["aws.xray.x_forwarded_for"] is True
+    back = to_document(span)
+    assert (back["http"], back["metadata"]["default"]) == (
+        document["http"],
+        {"net.peer.ip": "10.0.0.5"},
+    )
 
 
 def test_a_server_span_falls_back_to_its_peer_address_for_the_client_ip(make_span, to_document):
@@ -152,7 +233,8 @@ def test_old_conventions_come_back_exactly(make_span, to_document, to_span):
 
 
 def test_an_http_block_reads_back_as_stable_attributes(make_document, to_span):
-    """X-Ray's fields become the stable HTTP conventions' attributes."""
+    """X-Ray's fields become the stable HTTP conventions' attributes; a client IP not forwarded
+    is also the peer's."""
     document = make_document(
         http={
             "request": {
@@ -172,6 +254,7 @@ def test_an_http_block_reads_back_as_stable_attributes(make_document, to_span):
         "url.full": "http://shop.example.com/checkout",
         "user_agent.original": "acc-test/1.0",
         "client.address": "10.1.2.3",
+        "network.peer.address": "10.1.2.3",
         "http.response.status_code": 200,
         "http.response.body.size": 42,
     }

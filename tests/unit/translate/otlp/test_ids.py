@@ -127,6 +127,39 @@ def test_a_span_with_no_end_is_in_progress(make_span, to_document):
     assert "end_time" not in document
 
 
+def test_a_span_flagged_in_progress_has_no_end_time(make_span, to_document):
+    """aws.xray.inprogress, the Collector's receiver's mark of an in-progress segment, wins over
+    the end time that receiver had to give the span; the flag is not metadata."""
+    span = make_span(attributes={"aws.xray.inprogress": True, "cart.items": 3})
+
+    document = to_document(span)
+
+    assert document["in_progress"] is True
+    assert "end_time" not in document
+    assert document["metadata"]["default"] == {"cart.items": 3}
+
+
+def test_a_span_flagged_in_progress_comes_back_with_its_end_and_flag(
+    make_span, to_document, to_span
+):
+    """metadata.otel keeps what the in-progress document leaves out."""
+    span = make_span(attributes={"aws.xray.inprogress": True})
+
+    back = to_span(to_document(span))
+
+    assert back.end_time_unix_nano == END
+    assert [(item.key, item.value.bool_value) for item in back.attributes] == [
+        ("aws.xray.inprogress", True)
+    ]
+
+
+def test_a_span_flagged_not_in_progress_keeps_its_end_time(make_span, to_document):
+    """aws.xray.inprogress false is a completed span."""
+    document = to_document(make_span(attributes={"aws.xray.inprogress": False}))
+
+    assert (document["end_time"], document.get("in_progress")) == (seconds(END), None)
+
+
 def test_an_in_progress_document_is_a_span_with_no_end(make_document, to_span):
     """in_progress: true reads back as end_time_unix_nano 0."""
     document = make_document(in_progress=True)
