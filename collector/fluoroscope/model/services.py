@@ -7,6 +7,7 @@ namespace whose callee sent no segment stands for an inferred node, named as X-R
 SQL database as ``Database::SQL`` and any other remote call as ``remote``.
 """
 
+import re
 from typing import NamedTuple
 
 from fluoroscope.model.segment import Segment
@@ -44,21 +45,28 @@ _AWS_RESOURCES: dict[str, tuple[str, str]] = {
     "kinesis": ("stream_name", "Stream"),
 }
 _DOWNSTREAM = frozenset({"aws", "remote"})
-# The service names X-Ray's node types use, by the names SDKs give their subsegments (lower
-# case, without "Amazon"/"AWS" and a "v2"): the Node SDK writes "DynamoDB", the Python and Go
-# SDKs the endpoint prefix "dynamodb", the Java SDK "DynamoDb" or "AmazonDynamoDBv2".
-_CANONICAL = {
-    name.lower(): name
-    for name in (
-        "DynamoDB", "SQS", "SNS", "Lambda", "S3", "Kinesis", "Firehose", "EC2", "ECS", "EKS",
-        "STS", "KMS", "SSM", "SecretsManager", "CloudWatch", "EventBridge", "SES", "Athena",
-        "Glue", "StepFunctions", "CloudFormation", "IAM", "ElastiCache", "RDS", "Route53",
-        "AppSync", "Cognito", "ECR", "Bedrock",
-    )
+# The service names X-Ray's node types use, by every name SDKs give their subsegments, reduced
+# to lower-case letters and digits without "Amazon"/"AWS" and a "v2": the Node SDK writes
+# "DynamoDB", the Python and Go SDKs the endpoint prefix ("dynamodb", "logs", "email",
+# "api.ecr"), the Java SDK "AmazonDynamoDBv2", and OpenTelemetry's botocore instrumentation the
+# service id ("CloudWatch Logs", "Cognito Identity Provider").
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "DynamoDB": (), "SQS": (), "SNS": (), "Lambda": (), "S3": (), "Kinesis": (),
+    "Firehose": (), "EC2": (), "ECS": (), "EKS": (), "STS": (), "KMS": (), "SSM": (),
+    "SecretsManager": (), "CloudWatch": ("monitoring",), "CloudWatchLogs": ("logs",),
+    "EventBridge": ("events",), "SES": ("email",), "Athena": (), "Glue": (),
+    "StepFunctions": ("sfn", "states"), "CloudFormation": (), "IAM": (), "ElastiCache": (),
+    "RDS": (), "Route53": (), "AppSync": (), "XRay": (), "ECR": ("apiecr",),
+    "Cognito": ("cognitoidp", "cognitoidentityprovider", "cognitoidentity"),
+    "Bedrock": ("bedrockruntime",), "APIGateway": ("executeapi", "apigatewaymanagementapi"),
+    "SageMaker": (), "SageMakerRuntime": ("runtimesagemaker",), "Rekognition": (),
+    "Textract": (), "Comprehend": (), "Translate": (), "DAX": (),
+    "ElasticLoadBalancing": ("elb",), "OpenSearch": ("es", "elasticsearch"),
+    "Scheduler": (), "Pipes": (),
+    "KinesisVideo": ("kinesisvideoarchivedmedia", "kinesisvideomedia"),
 }  # fmt: skip
-_CANONICAL.update({"sfn": "StepFunctions", "states": "StepFunctions", "events": "EventBridge",
-                   "monitoring": "CloudWatch", "logs": "CloudWatchLogs",
-                   "cognitoidp": "Cognito", "bedrockruntime": "Bedrock"})  # fmt: skip
+_CANONICAL = {key: name for name, aliases in _ALIASES.items() for key in (name.lower(), *aliases)}
+_NOT_KEY = re.compile(r"[^a-z0-9]")
 
 
 # Identities repeat across traces; building one is slower than finding it. Bounded: cleared
@@ -103,15 +111,24 @@ def inferred_service(subsegment: Segment) -> ServiceId:
 
 
 def canonical_aws_service(name: str) -> str:
-    """The service name X-Ray's node types use for an SDK's name of an AWS service (the name
-    itself when it is not a known one)."""
-    key = name.lower().replace("-", "").replace(" ", "")
+    """The service name X-Ray's node types use for an SDK's name of an AWS service.
+
+    A service not in the table keeps its name without spaces or punctuation, capitalised when
+    it is all lower case ("rekognition" and "Rekognition" are one node), so that a node type is
+    ``AWS::<letters and digits>`` (a name with neither stays as it is)."""
+    key = _NOT_KEY.sub("", name.lower())
     for prefix in ("amazon", "aws"):
         if key.startswith(prefix) and key[len(prefix) :]:
             key = key[len(prefix) :]
-    if key.endswith("v2"):
+    if key.endswith("v2") and key[:-2]:
         key = key[:-2]
-    return _CANONICAL.get(key, name)
+    known = _CANONICAL.get(key)
+    if known is not None:
+        return known
+    compact = "".join(character for character in name if character.isalnum())
+    if not compact:
+        return name
+    return compact[0].upper() + compact[1:] if compact.islower() else compact
 
 
 def _resource_name(value: str) -> str:

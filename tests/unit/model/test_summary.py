@@ -2,7 +2,7 @@
 
 import pytest
 
-from fluoroscope.model.services import ServiceId
+from fluoroscope.model.services import ServiceId, canonical_aws_service
 from fluoroscope.model.summary import (
     MAX_INDEXED_ANNOTATIONS,
     annotation_value,
@@ -405,6 +405,35 @@ def test_downstream_calls_without_a_callee_segment_add_inferred_nodes(
     summary = summary_of(root)
 
     assert summary.service_ids == [ServiceId("checkout"), service]
+
+
+# (the X-Ray SDK's subsegment name: the endpoint prefix; OpenTelemetry's: botocore's service id)
+SDK_NAMES = [
+    ("xray", "XRay"), ("logs", "CloudWatch Logs"), ("cognito-idp", "Cognito Identity Provider"),
+    ("secretsmanager", "Secrets Manager"), ("events", "EventBridge"),
+    ("bedrock-runtime", "Bedrock Runtime"), ("apigateway", "API Gateway"), ("email", "SES"),
+    ("email", "SESv2"), ("route53", "Route 53"), ("api.ecr", "ECR"), ("monitoring", "CloudWatch"),
+    ("states", "SFN"), ("runtime.sagemaker", "SageMaker Runtime"), ("rekognition", "Rekognition"),
+    ("textract", "Textract"), ("comprehend", "Comprehend"), ("translate", "Translate"),
+    ("elasticloadbalancing", "Elastic Load Balancing v2"),
+    ("execute-api", "ApiGatewayManagementApi"), ("kinesisvideo", "Kinesis Video Archived Media"),
+    ("dax", "DAX"), ("es", "OpenSearch"), ("scheduler", "Scheduler"), ("pipes", "Pipes"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("prefix", "service_id"), SDK_NAMES)
+def test_both_sdks_names_of_an_aws_service_are_one_node(prefix, service_id):
+    """An app on the X-Ray SDK and one on OpenTelemetry calling the same AWS service meet in
+    one node, whose type has no spaces."""
+    assert canonical_aws_service(prefix) == canonical_aws_service(service_id)
+    assert canonical_aws_service(prefix).isalnum()
+
+
+def test_a_service_not_known_keeps_its_name_without_spaces():
+    """A node type is AWS::<letters and digits> whatever the SDK called the service."""
+    assert canonical_aws_service("Unheard Of") == "UnheardOf"
+    assert canonical_aws_service("quantumledger") == "Quantumledger"
+    assert canonical_aws_service("...") == "..."
 
 
 def test_local_subsegments_add_no_node(make_document, summary_of):

@@ -12,7 +12,12 @@ To X-Ray, after the Collector's exporter (``aws.go``), from the span's attribute
 ``table_name``      ``aws.dynamodb.table_names`` when it names one table (``table_names`` when
                     it names more), else ``aws.table_name``, ``aws.table.name``
 ``bucket_name``     ``aws.s3.bucket``
+``function_name``   ``aws.lambda.function.name``; on AWS SDK spans also ``faas.invoked_name``
+``topic_arn``       ``aws.sns.topic.arn``
 =================== ==========================================================================
+
+The last two (not in the exporter) are what the botocore instrumentation writes for Lambda and
+SNS calls, so that their inferred nodes are the function and the topic, as with X-Ray SDKs.
 
 The exporter also derives ``operation`` from ``rpc.method`` on every gRPC span; here only AWS
 SDK spans get it, since a gRPC method is not an AWS operation. From X-Ray, the fields go back to
@@ -33,6 +38,8 @@ _FIELDS = (
     ("request_id", ("aws.request_id", "aws.requestId")),
     ("queue_url", ("aws.queue_url", "aws.queue.url")),
     ("bucket_name", ("aws.s3.bucket",)),
+    ("function_name", ("aws.lambda.function.name",)),
+    ("topic_arn", ("aws.sns.topic.arn",)),
 )
 _TO_ATTRIBUTE = {field: keys[0] for field, keys in _FIELDS}
 TABLES = "aws.dynamodb.table_names"
@@ -51,11 +58,12 @@ def to_xray(
                 block[field] = value
                 used.append(key)
                 break
-    if "operation" not in block and aws_sdk:
-        method = string(attributes, "rpc.method")
-        if method is not None:
-            block["operation"] = method
-            used.append("rpc.method")
+    if aws_sdk:
+        for field, key in (("operation", "rpc.method"), ("function_name", "faas.invoked_name")):
+            value = string(attributes, key) if field not in block else None
+            if value is not None:
+                block[field] = value
+                used.append(key)
     if "account_id" not in block and account_id is not None:
         block["account_id"] = account_id
     tables = strings(attributes, TABLES)

@@ -81,6 +81,39 @@ def test_a_grpc_method_is_not_an_aws_operation(make_span, to_document):
     assert document["namespace"] == "remote"
 
 
+def test_lambda_and_sns_calls_name_their_function_and_topic(make_span, to_document):
+    """What the botocore instrumentation records of an Invoke and a Publish fills
+    function_name and topic_arn, so that their inferred nodes are the function and the topic,
+    as the X-Ray SDK's are."""
+    aws_api = {"rpc.system": "aws-api", "aws.region": "us-east-1"}
+    invoke = dict(aws_api, **{"rpc.service": "Lambda", "rpc.method": "Invoke"})
+    invoke["faas.invoked_name"] = "resize-image"
+    topic = "arn:aws:sns:us-east-1:123456789012:orders-topic"
+    publish = dict(aws_api, **{"rpc.service": "SNS", "rpc.method": "Publish"})
+    publish["aws.sns.topic.arn"] = topic
+
+    documents = [
+        to_document(make_span(kind=CLIENT, parent_span_id=PARENT, attributes=attributes))
+        for attributes in (invoke, publish)
+    ]
+
+    assert documents[0]["aws"]["function_name"] == "resize-image"
+    assert documents[1]["aws"]["topic_arn"] == topic
+    assert "faas.invoked_name" not in documents[0]["metadata"]["default"]
+    assert "aws.sns.topic.arn" not in documents[1]["metadata"]["default"]
+
+
+def test_a_function_name_outside_an_aws_call_is_not_an_aws_field(make_span, to_document):
+    """faas.invoked_name names any provider's function: only an AWS SDK call's is Lambda's."""
+    span = make_span(
+        kind=CLIENT,
+        parent_span_id=PARENT,
+        attributes={"faas.invoked_name": "f", "faas.invoked_provider": "gcp"},
+    )
+
+    assert "aws" not in to_document(span)
+
+
 def test_an_aws_call_comes_back_exactly(dynamodb_call, to_document, to_span):
     """The call's attributes survive the document."""
     back = to_span(to_document(dynamodb_call))
