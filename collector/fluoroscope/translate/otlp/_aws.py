@@ -6,7 +6,7 @@ To X-Ray, after the Collector's exporter (``aws.go``), from the span's attribute
 ``operation``       ``aws.operation``; on AWS SDK spans (``rpc.system`` = ``aws-api``) also
                     ``rpc.method``
 ``account_id``      ``aws.account_id`` (on segments, else the resource's ``cloud.account.id``)
-``region``          ``aws.region``
+``region``          ``aws.region``; on AWS SDK spans also ``cloud.region``
 ``request_id``      ``aws.request_id``, ``aws.requestId``
 ``queue_url``       ``aws.queue_url``, ``aws.queue.url``
 ``table_name``      ``aws.dynamodb.table_names`` when it names one table (``table_names`` when
@@ -41,6 +41,12 @@ _FIELDS = (
     ("function_name", ("aws.lambda.function.name",)),
     ("topic_arn", ("aws.sns.topic.arn",)),
 )
+# What OpenTelemetry's AWS SDK instrumentations record of a call under general names.
+_SDK_FIELDS = (
+    ("operation", "rpc.method"),
+    ("region", "cloud.region"),
+    ("function_name", "faas.invoked_name"),
+)
 _TO_ATTRIBUTE = {field: keys[0] for field, keys in _FIELDS}
 TABLES = "aws.dynamodb.table_names"
 
@@ -59,7 +65,7 @@ def to_xray(
                 used.append(key)
                 break
     if aws_sdk:
-        for field, key in (("operation", "rpc.method"), ("function_name", "faas.invoked_name")):
+        for field, key in _SDK_FIELDS:
             value = string(attributes, key) if field not in block else None
             if value is not None:
                 block[field] = value

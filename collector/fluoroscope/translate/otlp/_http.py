@@ -197,7 +197,12 @@ def _rebuilt_url(attributes: Mapping[str, Value], kind: int) -> str | None:
     scheme = string(attributes, "url.scheme") or string(attributes, "http.scheme") or "http"
     port = scalar(attributes, port_key) if port_key else None
     netloc = host
-    if port is not None and str(port) != _DEFAULT_PORTS.get(scheme):
+    # Some servers' instrumentations put the Host header, port and all, in server.address.
+    if (
+        port is not None
+        and str(port) != _DEFAULT_PORTS.get(scheme)
+        and not host.endswith(f":{port}")
+    ):
         netloc = f"{host}:{port}"
     target = string(attributes, "http.target")
     if target is None:

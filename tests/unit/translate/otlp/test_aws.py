@@ -84,8 +84,8 @@ def test_a_grpc_method_is_not_an_aws_operation(make_span, to_document):
 def test_lambda_and_sns_calls_name_their_function_and_topic(make_span, to_document):
     """What the botocore instrumentation records of an Invoke and a Publish fills
     function_name and topic_arn, so that their inferred nodes are the function and the topic,
-    as the X-Ray SDK's are."""
-    aws_api = {"rpc.system": "aws-api", "aws.region": "us-east-1"}
+    as the X-Ray SDK's are; its cloud.region is the call's region."""
+    aws_api = {"rpc.system": "aws-api", "cloud.region": "us-east-1"}
     invoke = dict(aws_api, **{"rpc.service": "Lambda", "rpc.method": "Invoke"})
     invoke["faas.invoked_name"] = "resize-image"
     topic = "arn:aws:sns:us-east-1:123456789012:orders-topic"
@@ -98,6 +98,7 @@ def test_lambda_and_sns_calls_name_their_function_and_topic(make_span, to_docume
     ]
 
     assert documents[0]["aws"]["function_name"] == "resize-image"
+    assert [d["aws"]["region"] for d in documents] == ["us-east-1", "us-east-1"]
     assert documents[1]["aws"]["topic_arn"] == topic
     assert "faas.invoked_name" not in documents[0]["metadata"]["default"]
     assert "aws.sns.topic.arn" not in documents[1]["metadata"]["default"]

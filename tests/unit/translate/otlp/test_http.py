@@ -44,6 +44,21 @@ def test_a_default_port_is_left_out_of_a_rebuilt_url(make_span, to_document):
     assert document["http"]["request"]["url"] == "https://shop.example.com/cart?id=1"
 
 
+def test_a_server_address_holding_its_port_gets_it_once(make_span, to_document):
+    """The WSGI instrumentation puts the Host header, port included, in server.address."""
+    attributes = {
+        "http.request.method": "GET",
+        "url.scheme": "http",
+        "url.path": "/",
+        "server.address": "127.0.0.1:3849",
+        "server.port": 3849,
+    }
+
+    document = to_document(make_span(attributes=attributes))
+
+    assert document["http"]["request"]["url"] == "http://127.0.0.1:3849/"
+
+
 def test_an_old_convention_client_span_fills_the_http_fields(make_span, to_document):
     """http.method, http.url and http.status_code, as older instrumentations write them."""
     span = make_span(
