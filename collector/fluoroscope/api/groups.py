@@ -199,7 +199,7 @@ class GroupOperations:
         """CreateGroup."""
         name = protocol.string(body, "GroupName", required=True, min_length=1, max_length=32)
         assert name is not None
-        text = protocol.string(body, "FilterExpression")
+        text = _filter_text(body)
         insights, notifications = _insights(body)
         record = await self._run(
             self._catalog.create, name, text, bool(insights), bool(notifications)
@@ -233,7 +233,7 @@ class GroupOperations:
     async def update_group(self, body: dict[str, Any]) -> object:
         """UpdateGroup."""
         record = self._named(body)
-        text = protocol.string(body, "FilterExpression")
+        text = _filter_text(body)
         insights, notifications = _insights(body)
         changed = await self._run(self._catalog.update, record, text, insights, notifications)
         return {"Group": _group(changed)}
@@ -242,6 +242,12 @@ class GroupOperations:
         """DeleteGroup."""
         await self._run(self._catalog.delete, self._named(body))
         return {}
+
+
+def _filter_text(body: dict[str, Any]) -> str | None:
+    """The group's FilterExpression; blank means no filter, as in GetTraceSummaries."""
+    text = protocol.string(body, "FilterExpression")
+    return "" if text is not None and not text.strip() else text
 
 
 def _insights(body: dict[str, Any]) -> tuple[bool | None, bool | None]:

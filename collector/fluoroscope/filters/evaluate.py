@@ -4,9 +4,11 @@ This is the reference semantics: the SQL the store compiles an expression into o
 the candidates, and every candidate is confirmed here. Choices where X-Ray's behaviour is not
 published (see the README's compatibility notes):
 
-- Keywords about "the trace" (ok, error, fault, responsetime, http.*) describe the entry
-  segment; throttle, partial, user, availabilityzone, instance.id and resource.arn hold when
-  *any* segment satisfies them; ``ok`` means no fault, error or throttle anywhere at the root.
+- Keywords about "the trace" (ok, error, fault, throttle, responsetime, http.*) describe the
+  entry segment's answer, as the developer guide says: a downstream error or throttle the
+  service handled is not one of the trace. ``ok`` holds when the entry segment answered, 2xx or
+  without an HTTP status, with no fault, error or throttle. partial, user, availabilityzone,
+  instance.id and resource.arn hold when *any* segment satisfies them.
 - A comparison on a multi-valued subject (annotations, users) holds when some value satisfies
   it, ``!=`` included.
 - ``service(...) { block }`` holds when some visit of a matching node (or, for an inferred
@@ -197,7 +199,7 @@ _TRACE_FIELDS: dict[str, Callable[[TraceSummary], Any]] = {
     "ok": lambda s: s.ok,
     "error": lambda s: s.has_error,
     "fault": lambda s: s.has_fault,
-    "throttle": lambda s: s.has_throttle,
+    "throttle": lambda s: s.root_throttled,
     "partial": lambda s: s.is_partial,
     "inferred": lambda s: s.inferred,
     "responsetime": lambda s: s.response_time,

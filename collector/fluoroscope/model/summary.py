@@ -78,9 +78,22 @@ class TraceSummary:
     facts: TraceFacts = field(default_factory=lambda: TraceFacts([], []))
 
     @property
+    def root_throttled(self) -> bool:
+        """The entry segment's response was a throttle (the ``throttle`` filter keyword, which
+        like ``error`` is about the trace's answer: a throttle downstream that the service
+        handled is ``has_throttle`` only)."""
+        return self.http_status == 429 or any(v.root and v.throttle for v in self.facts.visits)
+
+    @property
     def ok(self) -> bool:
-        """Neither fault, error nor throttle (the ``ok`` filter keyword)."""
-        return not (self.has_fault or self.has_error or self.has_throttle)
+        """The entry segment answered, 2xx or without an HTTP status, with no fault, error or
+        throttle (the ``ok`` filter keyword)."""
+        status = self.http_status
+        return (
+            self.response_time is not None
+            and not (self.has_fault or self.has_error or self.root_throttled)
+            and (status is None or 200 <= status < 300)
+        )
 
     def to_api(self) -> dict[str, object]:
         """The botocore ``TraceSummary`` structure (without the query-dependent fields)."""

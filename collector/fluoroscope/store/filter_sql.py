@@ -38,11 +38,21 @@ _COLUMNS = {
 _FLAGS = {
     "fault": "has_fault",
     "error": "has_error",
-    "throttle": "has_throttle",
     "partial": "is_partial",
     "inferred": "inferred",
 }
-_OK = "NOT (has_fault OR has_error OR has_throttle)"
+# Keywords no column holds exactly, by a condition on the columns that selects a superset of
+# their traces, and one that selects a superset of the others (for ``!`` and ``= false``):
+# - throttle is the entry segment's (a 429, or its flag), has_throttle any segment's;
+# - ok also needs the entry segment not throttled, which has_throttle false assures.
+_OK = (
+    "NOT (has_fault OR has_error) AND response_time IS NOT NULL "
+    "AND (http_status IS NULL OR http_status BETWEEN 200 AND 299)"
+)
+_SUPERSETS = {
+    "throttle": ("has_throttle", "NOT coalesce(http_status = 429, 0)"),
+    "ok": (_OK, f"NOT (({_OK}) AND NOT has_throttle)"),
+}
 # The trace_services.flags bits a bare keyword in a service() block tests.
 _BLOCK_BITS = {key: SERVICE_FLAGS[key] for key in ("fault", "error", "throttle", "ok", "root")}
 _COMPARISONS = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
@@ -108,7 +118,11 @@ def _compile(node: Node, compiler: _Compiler, depth: int) -> Condition | None:
         exact = left.exact and right.exact
         return Condition(f"({left.sql}) OR ({right.sql})", left.params + right.params, exact)
     if isinstance(node, Not):
-        inner = _compile(node.operand, compiler, depth)
+        operand = node.operand
+        subject = operand.subject if isinstance(operand, Present) else None
+        if isinstance(subject, Field) and subject.name in _SUPERSETS:
+            return Condition(_SUPERSETS[subject.name][1], exact=False)
+        inner = _compile(operand, compiler, depth)
         if inner is None or not inner.exact:
             return None
         # A comparison with a column a trace lacks is NULL, not false: NOT must make it true,
@@ -130,13 +144,16 @@ def _compile(node: Node, compiler: _Compiler, depth: int) -> Condition | None:
 
 def _present(subject: Field | Annotation) -> Condition | None:
     if isinstance(subject, Annotation):
+        # A boolean annotation is its value; any other is true when set.
         return Condition(
-            "rowid IN (SELECT trace_rowid FROM annotations WHERE key = ?)", [subject.key]
+            "rowid IN (SELECT trace_rowid FROM annotations"
+            " WHERE key = ? AND NOT (vtype = 'b' AND value = 0))",
+            [subject.key],
         )
     if subject.name in _FLAGS:
         return Condition(_FLAGS[subject.name])
-    if subject.name == "ok":
-        return Condition(_OK)
+    if subject.name in _SUPERSETS:
+        return Condition(_SUPERSETS[subject.name][0], exact=False)
     if subject.name in _COLUMNS:
         return Condition(f"{_COLUMNS[subject.name]} IS NOT NULL")
     return None
@@ -162,9 +179,10 @@ def _compare(node: Compare, estimate: Estimate | None) -> Condition | None:
     if subject.name in _FLAGS and isinstance(value, bool) and op in ("=", "!="):
         truth = value if op == "=" else not value
         return Condition(_FLAGS[subject.name] if truth else f"NOT {_FLAGS[subject.name]}")
-    if subject.name == "ok" and isinstance(value, bool) and op in ("=", "!="):
+    if subject.name in _SUPERSETS and isinstance(value, bool) and op in ("=", "!="):
         truth = value if op == "=" else not value
-        return Condition(_OK if truth else f"NOT ({_OK})")
+        holds, fails = _SUPERSETS[subject.name]
+        return Condition(holds if truth else fails, exact=False)
     if subject.name in _COLUMNS and not isinstance(value, bool):
         test, params = _test(_COLUMNS[subject.name], op, value)
         return Condition(test, params)

@@ -23,6 +23,11 @@ EXPRESSIONS = [
     "fault",
     "!fault",
     "ok",
+    "!ok",
+    "ok = false",
+    "throttle",
+    "!throttle",
+    "throttle = false",
     "error OR throttle",
     "responsetime > 0.1",
     "duration <= 0.05",
@@ -72,7 +77,7 @@ def _trace(rng: random.Random, n: int, now: float) -> list[bytes]:
     call_id = f"{n:012x}0002"
     entry = SERVICES[0] if n % 5 else SERVICES[3]
     downstream = SERVICES[1 + n % 2]
-    status = rng.choice([200, 200, 200, 404, 429, 500])
+    status = rng.choice([200, 200, 200, 304, 404, 429, 500])
     start = now - rng.random() * 100
     duration = 0.02 + rng.random() * 0.3
     root = {
@@ -85,7 +90,7 @@ def _trace(rng: random.Random, n: int, now: float) -> list[bytes]:
                            if n % 5 < 2 else {})},
             "response": {"status": status}},
         "annotations": {"customer": rng.choice(["acme", "globex", "gl"]), "items": n % 6,
-                        **({"vip": True} if n % 4 == 0 else {})},
+                        **({"vip": True} if n % 4 == 0 else {"vip": False} if n % 8 == 2 else {})},
         "subsegments": [
             {"id": call_id, "name": downstream, "start_time": start + 0.001,
              "end_time": start + duration * (0.9 if n % 2 else 0.3), "namespace": "remote",
@@ -96,6 +101,11 @@ def _trace(rng: random.Random, n: int, now: float) -> list[bytes]:
         **({"user": "alice"} if n % 3 == 0 else {}),
         **({"fault": True} if status == 500 else {}),
     }  # fmt: skip
+    if n % 17 == 0:  # not an HTTP service: no status to judge by
+        del root["http"]["response"]
+    if n % 19 == 0:  # still answering
+        del root["end_time"]
+        root["in_progress"] = True
     documents = [root]
     if n % 2 == 0:
         child_status = rng.choice([200, 429, 500])
