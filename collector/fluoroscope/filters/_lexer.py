@@ -24,6 +24,8 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 _SPACE = re.compile(r"\s*")
+_LETTER = re.compile(r"[A-Za-z_]")
+_WRITTEN = re.compile(r"-?[A-Za-z0-9_.]+")
 _ESCAPE = re.compile(r'\\(["\\])')
 
 
@@ -63,6 +65,14 @@ def next_token(text: str, position: int) -> Token:
         return Token("invalid", text[position], position)
     if match.lastgroup == "unterminated":
         raise FilterSyntaxError("the string opened here is never closed", position, "'\"'")
+    if match.lastgroup == "number" and _LETTER.match(text, match.end()):
+        # 0x1F4 or 5xx: digits run into letters. Said as a bad number, rather than as a
+        # number followed by an unknown keyword.
+        written = _WRITTEN.match(text, position)
+        assert written is not None
+        raise FilterSyntaxError(
+            f"{written.group()!r} is not a number", position, "a decimal number such as 500 or 0.5"
+        )
     return Token(match.lastgroup or "", match.group(), position)
 
 

@@ -154,6 +154,10 @@ CASES = [
     ("rootcause.json = #[1e999]", 19, "a JSON value"),
     ("rootcause.json = #[" + "9" * 301 + "]", 19, "a JSON value"),
     ("service() { rootcause.json = #[1] }", 12, "a keyword allowed inside service() { }"),
+    # Digits running into letters are a bad number, not a number and an unknown keyword.
+    ("http.status = 0x1F4", 14, "a decimal number such as 500 or 0.5"),
+    ("http.status >= 5xx", 15, "a decimal number such as 500 or 0.5"),
+    ("responsetime > -1s", 15, "a decimal number such as 500 or 0.5"),
 ]
 
 
@@ -166,6 +170,12 @@ def test_a_malformed_expression_names_where_and_what_was_expected(
         parse(text)
 
     assert (caught.value.position, caught.value.expected) == (position, expected)
+
+
+def test_a_hexadecimal_number_is_named_as_written() -> None:
+    """The message quotes the whole bad number."""
+    with pytest.raises(FilterSyntaxError, match="'0x1F4' is not a number"):
+        parse("http.status = 0x1F4")
 
 
 def test_the_message_repeats_the_position_and_the_expectation() -> None:
