@@ -86,7 +86,7 @@ def _invalid() -> list[tuple[bytes, str]]:
         (datagram(_without("end_time")), "MissingEndTime"),
         (datagram({**segment(), "end_time": 1.0}), "InvalidEndTime"),
         (datagram({**segment(), "type": "subsegment"}), "MissingParentId"),
-        (datagram({**segment(), "annotations": {"bad-key": 1}}), "InvalidAnnotation"),
+        (datagram({**segment(), "annotations": ["bad", 1]}), "InvalidAnnotation"),
         (datagram(_nested(70)), "NestingTooDeep"),
         # Bytes that are not UTF-8 where the decoder reads nothing, and a status too wide for
         # the store: each once stopped the pipeline or the writer, and all that came after.
@@ -111,6 +111,13 @@ def _valid() -> list[tuple[bytes, dict[str, Any]]]:
     ):
         document = segment()
         pairs.append((datagram(document, header=header), document))
+    # API Gateway's own segments carry annotations X-Ray cannot index; X-Ray keeps them.
+    gateway = segment(
+        name="orders-api/prod",
+        origin="AWS::ApiGateway::Stage",
+        annotations={"aws:api_id": "a1b2c3", "aws:api_stage": "prod", "grpc.status_code": 0},
+    )
+    pairs.append((datagram(gateway), gateway))
     while len(pairs) < VALID_DATAGRAMS:
         document = segment()
         pairs.append((datagram(document), document))

@@ -227,3 +227,27 @@ def _post(url, body):
     except urllib.error.HTTPError as exc:
         with exc:
             return exc.code, exc.headers, exc.read()
+
+
+def test_annotations_x_ray_cannot_index_are_kept_in_the_document_and_not_indexed(xray):
+    """API Gateway's own segments carry ``aws:`` annotation keys, and other tracers dotted
+    ones: X-Ray keeps such a segment and drops those annotations from its index. So does
+    Fluoroscope: the document is stored as sent, its valid annotations are indexed."""
+    gateway = segment(
+        name="orders-api/prod",
+        origin="AWS::ApiGateway::Stage",
+        annotations={"aws:api_id": "a1b2c3", "grpc.status_code": 0, "tier": "gold"},
+    )
+
+    reply = xray.put_trace_segments(TraceSegmentDocuments=[dumps(gateway)])
+
+    assert reply["UnprocessedTraceSegments"] == []
+    trace_id = gateway["trace_id"]
+    assert the_document(get_traces(xray, [trace_id])[trace_id]) == gateway
+    epoch = int(trace_id[2:10], 16)
+    (summary,) = [
+        s
+        for s in xray.get_trace_summaries(StartTime=epoch, EndTime=epoch + 1)["TraceSummaries"]
+        if s["Id"] == trace_id
+    ]
+    assert set(summary["Annotations"]) == {"tier"}

@@ -12,7 +12,7 @@ view never refers back to anything that refers to it, so it can never be part of
 cycle.
 """
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -21,8 +21,8 @@ MAX_NAME_LENGTH = 200
 MAX_ANNOTATION_KEY_LENGTH = 500
 MAX_ANNOTATION_VALUE_LENGTH = 1000
 
-# Lengths are checked by the decoder, in C. The formats (hex digits; the trace id's layout;
-# annotation key characters) are checked by the validator (translate/xray_json.py): a
+# Lengths are checked by the decoder, in C. The formats (hex digits; the trace id's layout)
+# are checked by the validator (translate/xray_json.py): a
 # decoder-side pattern calls Python's re for every id, which costs more than the check.
 Id = Annotated[str, msgspec.Meta(min_length=16, max_length=16)]
 TraceId = Annotated[str, msgspec.Meta(min_length=35, max_length=35)]
@@ -31,8 +31,6 @@ Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME_LENGTH)]
 Time = Annotated[float, msgspec.Meta(gt=0, lt=1e12)]
 # Stored in an SQLite INTEGER column, so within 64 bits signed (the decoder takes up to 2**64-1).
 HttpStatus = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
-AnnotationKey = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ANNOTATION_KEY_LENGTH)]
-AnnotationString = Annotated[str, msgspec.Meta(max_length=MAX_ANNOTATION_VALUE_LENGTH)]
 AnnotationValue = str | int | float | bool
 
 
@@ -127,7 +125,10 @@ class Segment(msgspec.Struct, gc=False):
     http: Http | None = None
     aws: Aws | None = None
     sql: Sql | None = None
-    annotations: dict[AnnotationKey, AnnotationString | int | float | bool] | None = None
+    # Any entries: X-Ray keeps a document whose annotations it cannot index and drops those
+    # silently (its own API Gateway and Lambda segments carry ``aws:`` keys), so only the
+    # summary tells them apart (fluoroscope.model.summary.indexable).
+    annotations: dict[str, Any] | None = None
     cause: Cause | Id | None = None
     subsegments: list["Segment"] = []
 

@@ -6,13 +6,18 @@ and annotations look at every segment. A summary is computed when a trace change
 time.
 """
 
+import string
 from dataclasses import dataclass, field
 from typing import Any
 
 from fluoroscope.model.facts import CLIENT_TYPE, TraceFacts, facts_of
 from fluoroscope.model.ids import trace_id_epoch
 from fluoroscope.model.rootcause import root_causes
-from fluoroscope.model.segment import AnnotationValue
+from fluoroscope.model.segment import (
+    MAX_ANNOTATION_KEY_LENGTH,
+    MAX_ANNOTATION_VALUE_LENGTH,
+    AnnotationValue,
+)
 from fluoroscope.model.services import (
     ServiceId,
     service_of,
@@ -24,6 +29,9 @@ TypedValue = tuple[str, AnnotationValue]
 
 # X-Ray indexes at most 50 annotations per trace (developer guide, "Annotations").
 MAX_INDEXED_ANNOTATIONS = 50
+_KEY_CHARACTERS = frozenset(string.ascii_letters + string.digits + "_")
+# Integers below this need no conversion test to be a double.
+_LARGEST_EXACT = 2**53
 
 # A trace id's epoch part is used as the trace's time for TimeRangeType TraceId only when it is
 # within this many seconds of the trace's real start; otherwise the id is W3C-born (its prefix is
@@ -232,6 +240,9 @@ def _collect_services(tree: TraceTree, summary: TraceSummary) -> None:
             owner = tree.owner.get(entity.id)
             holder = positions.get(owner) if owner is not None else None
             for key, value in entity.annotations.items():
+                if not indexable(key, value):
+                    dropped.add(key)
+                    continue
                 values = annotations.get(key)
                 if values is None:
                     if len(annotations) >= MAX_INDEXED_ANNOTATIONS:
@@ -248,6 +259,30 @@ def _collect_services(tree: TraceTree, summary: TraceSummary) -> None:
             index.setdefault(target, len(index))
     summary.service_ids = list(index)
     summary.dropped_annotation_keys = len(dropped)
+
+
+def indexable(key: str, value: object) -> bool:
+    """Whether X-Ray indexes an annotation: a key of 1-500 ASCII letters, digits and
+    underscores; a value that is a string of at most 1,000 characters, a number a double
+    holds, or a boolean. X-Ray drops the others silently; here they are counted with the keys
+    past the 50th (``dropped_annotation_keys``) and stay in the stored document."""
+    if not 0 < len(key) <= MAX_ANNOTATION_KEY_LENGTH or not _KEY_CHARACTERS.issuperset(key):
+        return False
+    if isinstance(value, str):
+        return len(value) <= MAX_ANNOTATION_VALUE_LENGTH
+    if isinstance(value, bool | float):
+        return True
+    if isinstance(value, int):
+        return -_LARGEST_EXACT < value < _LARGEST_EXACT or _fits_double(value)
+    return False
+
+
+def _fits_double(value: int) -> bool:
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
 
 
 def typed_value(value: AnnotationValue) -> TypedValue:

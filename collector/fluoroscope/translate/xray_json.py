@@ -2,7 +2,10 @@
 
 Validation follows what the X-Ray service enforces (xray-protocol.md section 4): required fields,
 id and trace id formats, times, ``in_progress``, ``cause`` as an object or an exception id,
-annotation keys and value types, the 64 KiB document limit and a bound on subsegment nesting.
+``annotations`` as an object, the 64 KiB document limit and a bound on subsegment nesting. An
+annotation X-Ray cannot index (a key outside ``[A-Za-z0-9_]``, a value neither a short string,
+a number nor a boolean) does not cost its document, as it does not at X-Ray: it is stored as
+sent and left out of the index (:func:`fluoroscope.model.summary.indexable`).
 The trace id's epoch part is never checked: W3C-born ids carry a random one. The decoder checks
 the types and formats that :class:`Segment` declares; this module checks the rest.
 
@@ -35,15 +38,12 @@ MAX_SUBSEGMENT_DEPTH = 64
 # Names allow Unicode letters and digits, whitespace and _ . : / % & # = + \ - @ (developer
 # guide); the comma is allowed too, as the OpenTelemetry X-Ray exporter allows it.
 _BAD_NAME_CHAR = re.compile(r"[^\w\s.:/%&#=+\\\-@,]")
-# Names and annotation keys that passed validation. They repeat across documents, so checking
-# one is usually a set lookup. Bounded: cleared when full, which only costs re-checking.
+# Names that passed validation. They repeat across documents, so checking one is usually a
+# set lookup. Bounded: cleared when full, which only costs re-checking.
 _CACHE_LIMIT = 10_000
 _valid_names: set[str] = set()
-_valid_keys: set[str] = set()
-# Ids are 16 hex digits, annotation keys letters, digits and underscores (their lengths are
-# checked by the decoder).
+# Ids are 16 hex digits (their length is checked by the decoder).
 _HEX = frozenset(string.hexdigits)
-_KEY_CHARS = frozenset(string.ascii_letters + string.digits + "_")
 _TRACE_ID = re.compile(r"1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}").fullmatch
 
 _decode_document = msgspec.json.Decoder(Segment | list[msgspec.Raw]).decode
@@ -192,11 +192,6 @@ def _check(entity: Segment, depth: int) -> None:
     cause = entity.cause
     if isinstance(cause, str) and not _HEX.issuperset(cause):
         raise DocumentError("InvalidCause", "cause must be an object or an exception's 16-digit id")
-    annotations = entity.annotations
-    if annotations:
-        for key in annotations:
-            if key not in _valid_keys:
-                _check_key(key)
     name = entity.name
     if name not in _valid_names:
         _check_name(name)
@@ -243,17 +238,6 @@ def _check_name(name: str) -> None:
     if len(_valid_names) >= _CACHE_LIMIT:
         _valid_names.clear()
     _valid_names.add(name)
-
-
-def _check_key(key: str) -> None:
-    if not _KEY_CHARS.issuperset(key):
-        raise DocumentError(
-            "InvalidAnnotation",
-            f"annotation key {key[:60]!r} must be letters, digits and underscores only",
-        )
-    if len(_valid_keys) >= _CACHE_LIMIT:
-        _valid_keys.clear()
-    _valid_keys.add(key)
 
 
 def _sniff_id(data: bytes) -> str | None:

@@ -1,5 +1,6 @@
 """Trace summary semantics (xray-protocol.md 8.2)."""
 
+import orjson
 import pytest
 
 from fluoroscope.model.services import ServiceId, canonical_aws_service
@@ -10,6 +11,7 @@ from fluoroscope.model.summary import (
     typed_value,
 )
 from fluoroscope.model.trace import Completeness, TraceTree, supersedes
+from fluoroscope.translate.xray_json import parse_document
 
 TRACE_ID = "1-6b065e19-de34471773fb7a0c55f48339"
 START = 1795579417.0
@@ -320,6 +322,38 @@ def test_a_dropped_annotation_key_is_counted_once(make_document, summary_of):
 
     summary = summary_of(make_document(id=ROOT, annotations=annotations), *subs)
 
+    assert summary.dropped_annotation_keys == 1
+
+
+def test_annotations_x_ray_cannot_index_are_left_out_and_counted(make_document, summary_of):
+    """API Gateway's ``aws:`` keys, dotted keys, nulls, objects and overlong strings are not
+    indexed (X-Ray drops them); the valid annotations beside them are."""
+    annotations = {
+        "aws:api_id": "abc123",
+        "grpc.status_code": 0,
+        "empty": None,
+        "nested": {"a": 1},
+        "long": "v" * 1001,
+        "customer": "acme",
+    }
+
+    summary = summary_of(make_document(id=ROOT, annotations=annotations))
+
+    assert list(summary.annotations) == ["customer"]
+    assert summary.dropped_annotation_keys == 5
+
+
+def test_an_integer_no_double_holds_is_not_indexed(make_document):
+    """A 400-digit annotation number would overflow the index's float: it is dropped, and the
+    trace is summarised all the same."""
+    raw = orjson.dumps(make_document(id=ROOT, annotations={"ok": 1})).replace(
+        b'"annotations":{', b'"annotations":{"huge":' + b"9" * 400 + b","
+    )
+    (document,) = parse_document(raw)
+
+    summary = summarize(TRACE_ID, TraceTree([document.view()]), 1)
+
+    assert list(summary.annotations) == ["ok"]
     assert summary.dropped_annotation_keys == 1
 
 
