@@ -64,7 +64,7 @@ def _exceptions_by_id(tree: TraceTree) -> dict[str, ApiObject]:
     for entity in tree.entities.values():
         if isinstance(entity.cause, Cause):
             for item in entity.cause.exceptions:
-                if item.id is not None:
+                if item.id is not None and (item.type is not None or item.message is not None):
                     found[item.id] = _exception(item.type, item.message)
     return found
 
@@ -119,7 +119,13 @@ def _entity(entity: Segment, exceptions: dict[str, ApiObject]) -> ApiObject:
     out: ApiObject = {"Name": entity.name, "Remote": is_downstream_call(entity)}
     cause = entity.cause
     if isinstance(cause, Cause):
-        out["Exceptions"] = [_exception(e.type, e.message) for e in cause.exceptions]
+        described = []
+        for item in cause.exceptions:
+            if item.type is not None or item.message is not None:
+                described.append(_exception(item.type, item.message))
+            elif isinstance(item.cause, str) and item.cause in exceptions:
+                described.append(exceptions[item.cause])  # a reference: what it refers to
+        out["Exceptions"] = described
     elif isinstance(cause, str) and cause in exceptions:
         out["Exceptions"] = [exceptions[cause]]
     return out

@@ -92,6 +92,9 @@ class ExceptionInfo(msgspec.Struct, gc=False):
     type: str | None = None
     message: str | None = None
     remote: bool = False
+    # The id of the exception this one stands for, described elsewhere in the trace (the Java
+    # SDK's entry for an exception a subsegment recorded). Any JSON: only a string is used.
+    cause: Any = None
 
 
 class Cause(msgspec.Struct, gc=False):
@@ -129,6 +132,8 @@ class Segment(msgspec.Struct, gc=False):
     # silently (its own API Gateway and Lambda segments carry ``aws:`` keys), so only the
     # summary tells them apart (fluoroscope.model.summary.indexable).
     annotations: dict[str, Any] | None = None
+    # An exception id is 16 characters (the developer guide); SDKs write hex digits, but the
+    # id only refers to an exception elsewhere in the trace, so any 16 characters do.
     cause: Cause | Id | None = None
     subsegments: list["Segment"] = []
 

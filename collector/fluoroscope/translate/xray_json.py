@@ -189,9 +189,6 @@ def _check(entity: Segment, depth: int) -> None:
         raise DocumentError("InvalidParentId", "parent_id is the entity's own id")
     if depth and entity.trace_id is not None and _TRACE_ID(entity.trace_id) is None:
         raise DocumentError("InvalidTraceId", "a subsegment's trace_id is not 1-<8 hex>-<24 hex>")
-    cause = entity.cause
-    if isinstance(cause, str) and not _HEX.issuperset(cause):
-        raise DocumentError("InvalidCause", "cause must be an object or an exception's 16-digit id")
     name = entity.name
     if name not in _valid_names:
         _check_name(name)

@@ -357,6 +357,37 @@ def test_an_integer_no_double_holds_is_not_indexed(make_document):
     assert summary.dropped_annotation_keys == 1
 
 
+def test_an_exception_that_refers_to_another_is_that_exception_in_root_causes(
+    make_document, summary_of
+):
+    """The Java SDK describes an exception a subsegment recorded by reference in its segment:
+    ``{"cause": "<id>"}``. The fault root cause lists the exception referred to, never an
+    empty one."""
+    exception_id = "9a8b7c6d5e4f3a2b"
+    thrown = {"id": exception_id, "type": "DynamoDBException", "message": "Internal error"}
+    call = make_document(
+        id=CALL, name="DynamoDB", namespace="aws", fault=True,
+        cause={"exceptions": [thrown]},
+    )  # fmt: skip
+    root = make_document(
+        id=ROOT, fault=True, subsegments=[call],
+        cause={"exceptions": [{"cause": exception_id}, {"id": "0000000000000bad"}]},
+    )  # fmt: skip
+
+    summary = summary_of(root)
+    paths = [
+        entity
+        for cause in summary.to_api()["FaultRootCauses"]
+        for service in cause["Services"]
+        for entity in service["EntityPath"]
+    ]
+
+    exceptions = [e for entity in paths for e in entity.get("Exceptions", [])]
+    assert exceptions
+    assert {} not in exceptions
+    assert all(e == {"Name": "DynamoDBException", "Message": "Internal error"} for e in exceptions)
+
+
 # --- services --------------------------------------------------------------------------------
 
 

@@ -592,12 +592,22 @@ def test_an_embedded_subsegment_without_end_time_is_refused(make_document):
     ["boom", "34e0b1ff54c5a63", "34e0b1ff54c5a634a", 42, True, ["34e0b1ff54c5a634"]],
 )
 def test_a_cause_neither_an_object_nor_an_exception_id_is_refused(make_document, cause):
-    """A string cause is a 16-hex exception id; anything else but an object is invalid."""
+    """A string cause is a 16-character exception id; anything else but an object is invalid."""
     document = make_document(cause=cause)
 
     error = refusal(document)
 
     assert error.code == "InvalidCause"
+
+
+def test_a_cause_id_need_not_be_hex(make_document):
+    """The developer guide says only "16 character exception ID", and the Collector's X-Ray
+    receiver takes any: the id refers to an exception elsewhere in the trace."""
+    document = make_document(cause="abcdefghijklmnop")
+
+    (parsed,) = parse_document(orjson.dumps(document))
+
+    assert parsed.id == document["id"]
 
 
 def test_a_cause_object_with_malformed_exceptions_is_refused(make_document):
