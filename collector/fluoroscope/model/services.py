@@ -73,6 +73,7 @@ _NOT_KEY = re.compile(r"[^a-z0-9]")
 # when full, which only costs rebuilding.
 _CACHE_LIMIT = 10_000
 _services: dict[tuple[str, str | None, str | None], ServiceId] = {}
+_canonical: dict[str, str] = {}
 
 
 def service_of(segment: Segment) -> ServiceId:
@@ -116,6 +117,15 @@ def canonical_aws_service(name: str) -> str:
     A service not in the table keeps its name without spaces or punctuation, capitalised when
     it is all lower case ("rekognition" and "Rekognition" are one node), so that a node type is
     ``AWS::<letters and digits>`` (a name with neither stays as it is)."""
+    known = _canonical.get(name)
+    if known is None:
+        if len(_canonical) >= _CACHE_LIMIT:
+            _canonical.clear()
+        known = _canonical[name] = _canonical_of(name)
+    return known
+
+
+def _canonical_of(name: str) -> str:
     key = _NOT_KEY.sub("", name.lower())
     for prefix in ("amazon", "aws"):
         if key.startswith(prefix) and key[len(prefix) :]:
