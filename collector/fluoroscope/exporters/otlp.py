@@ -147,11 +147,14 @@ class OtlpExporter:
     def _send(self, batch: list[bytes]) -> None:
         try:
             request = documents_to_spans(batch)
-        except DocumentError as exc:
+        except Exception as exc:  # a document that cannot be translated costs only itself
             if len(batch) > 1:
                 self._split(batch)
                 return
-            log.warning("cannot translate a document for export: %s", exc)
+            if isinstance(exc, DocumentError):
+                log.warning("cannot translate a document for export: %s", exc)
+            else:  # a bug: said with its traceback, and the thread goes on
+                log.exception("translating a document for export failed")
             self._dropped["untranslatable"].inc()
             return
         body = request.SerializeToString()

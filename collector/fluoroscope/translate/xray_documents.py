@@ -14,8 +14,7 @@ are returned beside them, all in order of start time (:mod:`.inferred_segments`)
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
+from fluoroscope.translate import json_codec
 from fluoroscope.translate.inferred_segments import Entity, inferred_documents
 
 
@@ -43,8 +42,8 @@ def processed_documents(stored: list[bytes]) -> ProcessedTrace:
     tops: list[tuple[dict[str, Any], bytes]] = []
     for raw in stored:
         try:
-            document = orjson.loads(raw)
-        except orjson.JSONDecodeError:
+            document = json_codec.loads(raw)
+        except ValueError:
             continue  # never stored invalid; skip rather than fail the whole trace
         if isinstance(document, dict) and isinstance(document.get("id"), str):
             tops.append((document, raw))
@@ -63,26 +62,32 @@ def processed_documents(stored: list[bytes]) -> ProcessedTrace:
             continue
         body, changed = _build(document["id"], winners, children, placed, index)
         out.append(
-            (_number(body, "start_time"), document["id"], orjson.dumps(body) if changed else raw)
+            (
+                _number(body, "start_time"),
+                document["id"],
+                json_codec.dumps(body) if changed else raw,
+            )
         )
     # What is left are subsegments whose parent never arrived: each tops its own document.
     for entity_id, version in sorted(winners.items(), key=lambda item: item[1].order):
         if entity_id in placed or version.parent in winners:
             continue
         body, _ = _build(entity_id, winners, children, placed, -1)
-        out.append((_number(body, "start_time"), entity_id, orjson.dumps(body)))
+        out.append((_number(body, "start_time"), entity_id, json_codec.dumps(body)))
     # Entities in a cycle of parents (a subsegment naming itself, or its own child, as its
     # parent) have no top above them: the first of each cycle tops a document, rather than
     # the whole cycle vanishing.
     for entity_id, _version in sorted(winners.items(), key=lambda item: item[1].order):
         if entity_id not in placed:
             body, _ = _build(entity_id, winners, children, placed, -1)
-            out.append((_number(body, "start_time"), entity_id, orjson.dumps(body)))
+            out.append((_number(body, "start_time"), entity_id, json_codec.dumps(body)))
     trace_id = tops[0][0].get("trace_id") if tops else None
     if isinstance(trace_id, str):
         entities = {k: Entity(v.body, v.parent, v.is_segment) for k, v in winners.items()}
         for inferred in inferred_documents(trace_id, entities):
-            out.append((_number(inferred, "start_time"), inferred["id"], orjson.dumps(inferred)))
+            out.append(
+                (_number(inferred, "start_time"), inferred["id"], json_codec.dumps(inferred))
+            )
     out.sort(key=lambda item: item[0])
 
     starts = [_number(v.body, "start_time") for v in winners.values()]

@@ -129,3 +129,33 @@ def nested_at(value: object, depth: int) -> object:
         assert isinstance(value, dict)
         value = value["k"]
     return value
+
+
+def test_numbers_past_a_double_are_forwarded_and_a_failing_document_costs_only_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Metadata holding an integer of 400 digits, or 1e400, is valid JSON the store keeps: it
+    is forwarded. A document whose translation fails for any reason (here, a bug) is dropped
+    alone and counted, and the exporter goes on."""
+    registry = Registry()
+    exporter = OtlpExporter(Destination.parse("grpc://127.0.0.1:9"), registry)
+    posted: list[bytes] = []
+    monkeypatch.setattr(exporter, "_post", posted.append)
+    huge = _document(1).replace(
+        b'"name"', b'"metadata":{"default":{"n":' + b"9" * 400 + b'}},"name"'
+    )
+    overflowing = _document(2).replace(b'"name"', b'"metadata":{"default":{"n":1e400}},"name"')
+    broken = _document(3)
+    translate = otlp.documents_to_spans
+
+    def failing(batch: list[bytes]) -> ExportTraceServiceRequest:
+        if broken in batch:
+            raise RuntimeError("a bug")
+        return translate(batch)
+
+    monkeypatch.setattr(otlp, "documents_to_spans", failing)
+
+    exporter._send([huge, overflowing, broken, _document(4)])
+
+    assert registry.value("fluoroscope_export_documents_sent") == 3
+    assert registry.value("fluoroscope_export_documents_dropped", "untranslatable") == 1

@@ -1,6 +1,7 @@
 """What BatchGetTraces returns: one processed document per segment (xray-protocol.md 4.6, 7.6)."""
 
 import itertools
+import json
 
 import orjson
 import pytest
@@ -334,3 +335,20 @@ def test_an_inferred_segment_keeps_a_call_in_progress_open(make_document, subseg
     assert document["in_progress"] is True
     assert "end_time" not in document
     assert "origin" not in document
+
+
+def test_a_document_holding_numbers_past_a_double_is_returned_and_folded(make_document, subsegment):
+    """The validator skips metadata, so a stored document may hold an integer of 400 digits
+    or 1e400: BatchGetTraces returns it, folded with its subsegments, never leaves it out."""
+    root = orjson.dumps(make_document(id=ROOT)).replace(
+        b'"name"', b'"metadata":{"d":{"n":' + b"9" * 400 + b',"f":1e400}},"name"'
+    )
+    child = encode(subsegment(STEP, ROOT))[0]
+
+    processed = processed_documents([root, child])
+
+    ((doc_id, body),) = processed.documents
+    returned = json.loads(body)
+    assert doc_id == ROOT
+    assert returned["metadata"]["d"] == {"n": int("9" * 400), "f": None}
+    assert [s["id"] for s in returned["subsegments"]] == [STEP]

@@ -17,11 +17,11 @@ scope share a ``ResourceSpans`` and ``ScopeSpans``, in order of first appearance
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import orjson
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 from fluoroscope.model.ids import is_entity_id, is_trace_id
+from fluoroscope.translate import json_codec
 from fluoroscope.translate.otlp import _annotations, _aws, _cause, _http, _otel, _resource, _sql
 from fluoroscope.translate.otlp._fields import attribute_name
 from fluoroscope.translate.otlp._ids import nanos, otel_span_id, otel_trace_id
@@ -87,7 +87,7 @@ def documents_to_spans(documents: list[bytes]) -> ExportTraceServiceRequest:
     groups: dict[tuple[Any, ...], tuple[ResourceSpans, dict[tuple[Any, ...], ScopeSpans]]] = {}
     for data in documents:
         parse_document(data)
-        body = orjson.loads(data)
+        body = json_codec.loads(data)
         for top in body if isinstance(body, list) else [body]:
             for record, resource, scope in _spans(top):
                 resource_spans, scopes = _group(request, groups, resource)

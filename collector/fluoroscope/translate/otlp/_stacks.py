@@ -117,7 +117,7 @@ def _parse_python(text: str) -> list[Traced]:
     traced = []
     for block in reversed(_PY_CHAIN.split(text)):
         frames = [
-            {"path": match[1], "line": int(match[2]), "label": match[3]}
+            {"path": match[1], "line": _line(match[2]), "label": match[3]}
             for match in _PY_FRAME.finditer(block)
         ]
         frames.reverse()  # Python prints the innermost frame last
@@ -150,7 +150,7 @@ def _parse_java(text: str) -> list[Traced]:
             label = _JAVA_PREFIX.sub("", match[1], count=1)
             path, colon, number = match[2].rpartition(":")
             if colon and _LINE.fullmatch(number):
-                current.frames.append({"path": path, "line": int(number), "label": label})
+                current.frames.append({"path": path, "line": _line(number), "label": label})
             else:
                 # "(Native Method)", "(Unknown Source)": no line to speak of.
                 current.frames.append({"path": match[2], "line": 0, "label": label})
@@ -182,7 +182,7 @@ def _parse_javascript(text: str) -> list[Traced]:
 def _javascript_frame(label: str, location: str) -> dict[str, Any] | None:
     match = _JS_LOCATION.match(location)
     if match is not None:
-        return {"path": match[1], "line": int(match[2]), "label": label}
+        return {"path": match[1], "line": _line(match[2]), "label": label}
     if label:
         # "(<anonymous>)", "(native)", "(index 0)": a place with no line.
         return {"path": location, "line": 0, "label": label}
@@ -231,7 +231,7 @@ def _dotnet_frame(body: str) -> dict[str, Any] | None:
     label += ")"
     path, marker, number = place.rpartition(_DOTNET_LINE)
     if marker and _LINE.fullmatch(number):
-        return {"path": path, "line": int(number), "label": label}
+        return {"path": path, "line": _line(number), "label": label}
     return {"path": place, "line": 0, "label": label}
 
 
@@ -257,7 +257,7 @@ def _parse_go(text: str) -> list[Traced]:
         elif line.startswith("\t"):
             match = _GO_LOCATION.match(line)
             if match is not None and label is not None:
-                traced.frames.append({"path": match[1], "line": int(match[2]), "label": label})
+                traced.frames.append({"path": match[1], "line": _line(match[2]), "label": label})
             label = None
         else:
             label = _go_function(line) if line else None
@@ -294,7 +294,7 @@ def _parse_php_native(block: str) -> Traced:
     message, thrown, at = headline.rpartition(_PHP_THROWN_AT)
     path, colon, number = at.rpartition(":")
     if thrown and colon and number.isdecimal():
-        headline, place = message, (path, int(number))
+        headline, place = message, (path, _line(number))
     frames: list[dict[str, Any]] = []
     for line in lines[1:]:
         match = _PHP_FRAME.match(line.rstrip("\r"))
@@ -302,7 +302,7 @@ def _parse_php_native(block: str) -> Traced:
             continue
         called = match[4].partition("(")[0]
         frames.append({"path": place[0], "line": place[1], "label": called})
-        place = (match[3], 0) if match[3] else (match[1], int(match[2]))
+        place = (match[3], 0) if match[3] else (match[1], _line(match[2]))
     if frames:
         frames.append({"path": place[0], "line": place[1], "label": _PHP_MAIN})
     return Traced(frames, *_split_headline(headline))
@@ -330,3 +330,9 @@ def _is_frame(frame: Any) -> bool:
         and isinstance(frame["line"], int)
         and not isinstance(frame["line"], bool)
     )
+
+
+def _line(digits: str) -> int:
+    """A frame's line number; one too long to be a line (past nine digits) is unknown, 0,
+    rather than a number no document or int64 can hold."""
+    return int(digits) if len(digits) <= 9 else 0

@@ -165,7 +165,11 @@ def from_plain(plain: Any, depth: int = 0) -> Value:
     if isinstance(plain, int):
         if _INT64_MIN <= plain <= _INT64_MAX:
             return {"intValue": str(plain)}
-        return {"doubleValue": float(plain)}  # JSON allows integers an int64 cannot hold
+        # JSON allows integers an int64 cannot hold: as a double, or past that as their digits.
+        try:
+            return {"doubleValue": _double(float(plain))}
+        except OverflowError:
+            return {"stringValue": str(plain)}
     if isinstance(plain, float):
         return {"doubleValue": _double(plain)}
     if isinstance(plain, str):

@@ -240,3 +240,19 @@ def test_an_exception_event_gets_the_frames_of_its_sdks_language(
     document = to_document(span, resource={"telemetry.sdk.language": language})
 
     assert document["cause"]["exceptions"][0]["stack"][0] == first
+
+
+@pytest.mark.parametrize(("language", "text"), [("java", JAVA), ("nodejs", NODE), ("go", GO)])
+def test_a_line_number_too_long_to_be_one_is_unknown(language, text):
+    """A line number of twenty digits (or five thousand) is 0, not an integer no document can
+    hold, so the span keeps its other frames."""
+    for digits in (20, 5000):
+        huge = "9" * digits
+        bloated = text.replace(":233)", f":{huge})").replace(":40:17)", f":{huge}:17)")
+        bloated = bloated.replace("invoice.go:40 ", f"invoice.go:{huge} ")
+
+        frames = [frame for traced in parse(bloated, language) for frame in traced.frames]
+
+        assert frames
+        assert all(0 <= frame["line"] < 10**9 for frame in frames)
+        assert 0 in [frame["line"] for frame in frames]
