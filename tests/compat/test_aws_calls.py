@@ -64,3 +64,18 @@ def test_the_x_ray_sdk_and_opentelemetry_meet_in_one_aws_node(
     assert aws_call["aws"]["operation"] == "GetGroups"
     assert _aws_nodes(xray, sdk_trace) == {("XRay", "AWS::XRay")}
     assert _aws_nodes(xray, otel_trace) == {("XRay", "AWS::XRay")}
+    # A filter may name the service either SDK's way.
+    for written in ("AWS::XRay", "AWS::xray"):
+        found = _matching(xray, f'service(id(type: "{written}"))', sdk_trace, otel_trace)
+        assert found == {sdk_trace, otel_trace}, written
+
+
+def _matching(client: Any, expression: str, *trace_ids: str) -> set[str]:
+    epochs = [int(trace_id[2:10], 16) for trace_id in trace_ids]
+    pages = client.get_paginator("get_trace_summaries").paginate(
+        StartTime=min(epochs) - 60,
+        EndTime=max(epochs) + 60,
+        TimeRangeType="Service",
+        FilterExpression=expression,
+    )
+    return {s["Id"] for page in pages for s in page["TraceSummaries"]} & set(trace_ids)

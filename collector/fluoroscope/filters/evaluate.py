@@ -37,7 +37,7 @@ from fluoroscope.filters.ast import (
     Service,
 )
 from fluoroscope.model.facts import CLIENT_TYPE, Call, Status, Visit
-from fluoroscope.model.services import ServiceId
+from fluoroscope.model.services import ServiceId, node_types
 from fluoroscope.model.summary import TraceSummary, typed_value
 
 # A group's name or ARN -> its parsed filter (None: the group matches every trace).
@@ -340,7 +340,7 @@ def refers_to(service: ServiceId, ref: NodeRef | None) -> bool:
         return True
     return (
         (ref.name is None or ref.name == service.name)
-        and (ref.type is None or ref.type == service.type)
+        and (ref.type is None or service.type in node_types(ref.type))
         and (ref.account_id is None or ref.account_id == service.account_id)
     )
 

@@ -125,6 +125,24 @@ def canonical_aws_service(name: str) -> str:
     return known
 
 
+def canonical_node_type(node_type: str) -> str:
+    """A node type as the graph writes it: ``AWS::<service>[::<resource>]`` with the service
+    named as :func:`canonical_aws_service` names it (``AWS::xray`` is ``AWS::XRay``)."""
+    prefix, _, rest = node_type.partition("::")
+    if prefix != "AWS" or not rest:
+        return node_type
+    service, separator, resource = rest.partition("::")
+    return f"AWS::{canonical_aws_service(service)}{separator}{resource}"
+
+
+def node_types(written: str) -> tuple[str, ...]:
+    """The node types a filter's ``type:`` names: as written, and with an AWS service named as
+    the graph names inferred nodes (``AWS::xray`` finds ``AWS::XRay`` too); a real segment's
+    own origin is kept as it was sent, so both count."""
+    canonical = canonical_node_type(written)
+    return (written,) if canonical == written else (written, canonical)
+
+
 def _canonical_of(name: str) -> str:
     key = _NOT_KEY.sub("", name.lower())
     for prefix in ("amazon", "aws"):

@@ -22,6 +22,7 @@ from fluoroscope.filters.ast import (
     Present,
     Service,
 )
+from fluoroscope.model.services import node_types
 from fluoroscope.model.summary import typed_value
 from fluoroscope.store.types import SERVICE_FLAGS
 
@@ -206,14 +207,14 @@ def _service(node: Service) -> Condition:
     conditions = []
     params: list[object] = []
     if node.node is not None:
-        for column, value in (
-            ("name", node.node.name),
-            ("type", node.node.type),
-            ("account", node.node.account_id),
-        ):
+        for column, value in (("name", node.node.name), ("account", node.node.account_id)):
             if value is not None:
                 conditions.append(f"{column} = ?")
                 params.append(value)
+        if node.node.type is not None:
+            types = node_types(node.node.type)
+            conditions.append(f"type IN ({', '.join('?' * len(types))})")
+            params.extend(types)
     exact = node.block is None
     if isinstance(node.block, Present) and isinstance(node.block.subject, Field):
         bit = _BLOCK_BITS.get(node.block.subject.name)

@@ -53,6 +53,8 @@ EXPRESSIONS = [
     'service("gateway") { root }',
     "service() { error }",
     'service(id(type: "AWS::DynamoDB::Table"))',
+    # The X-Ray SDK's name for the service (its endpoint prefix) finds the same nodes.
+    'service(id(type: "AWS::dynamodb::Table"))',
     '!service("search")',
     'edge("gateway", "payments") { fault }',
     'edge("gateway", "orders")',
