@@ -148,17 +148,23 @@ def test_batch_get_traces_adds_the_inferred_table_segment(traffic: Any) -> None:
     assert table["id"] in {segment["Id"] for segment in trace["Segments"]}
 
 
-def test_resending_a_segment_does_not_count_it_twice(traffic: Any) -> None:
-    """A trace revised by a resent document leaves the statistics unchanged."""
+def test_resending_a_trace_as_batch_get_traces_returned_it_changes_nothing(traffic: Any) -> None:
+    """A trace copied back through PutTraceSegments, its inferred segments included, leaves
+    the statistics and the trace as they were: resent documents do not count twice, and an
+    inferred segment is made again by its call rather than stored as a segment."""
     _collector, client, trace_ids, start, end = traffic
     before = client.get_service_graph(StartTime=start, EndTime=end)["Services"]
     trace = client.batch_get_traces(TraceIds=[trace_ids[0]])["Traces"][0]
-    sent = [json.dumps(document) for document in documents(trace)]
+    returned = [segment["Document"] for segment in trace["Segments"]]
+    assert inferred(trace)
 
-    client.put_trace_segments(TraceSegmentDocuments=sent)
+    reply = client.put_trace_segments(TraceSegmentDocuments=returned)
     after = client.get_service_graph(StartTime=start, EndTime=end)["Services"]
 
+    assert reply["UnprocessedTraceSegments"] == []
     assert after == before
+    again = client.batch_get_traces(TraceIds=[trace_ids[0]])["Traces"][0]
+    assert sorted(s["Document"] for s in again["Segments"]) == sorted(returned)
 
 
 def test_a_trace_graph_covers_only_its_traces(traffic: Any) -> None:

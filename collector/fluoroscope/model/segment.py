@@ -136,6 +136,8 @@ class Segment(msgspec.Struct, gc=False):
     # id only refers to an exception elsewhere in the trace, so any 16 characters do.
     cause: Cause | Id | None = None
     subsegments: list["Segment"] = []
+    # Set by X-Ray (and BatchGetTraces here) on the segments it makes for downstream calls.
+    inferred: bool = False
 
     @property
     def independent(self) -> bool:

@@ -71,8 +71,12 @@ def parse_document(data: bytes) -> list[Document]:
     A document is a segment, an independent subsegment, or a JSON array of independent
     subsegments (the PutTraceSegments model allows the array form). Raises
     :class:`DocumentError` for anything X-Ray would refuse.
+
+    An inferred segment (``"inferred": true``, as BatchGetTraces returns them) is valid and
+    yields nothing: the call it stands for makes it again, so a trace copied back through
+    PutTraceSegments reads back as it was, rather than with a segment for each call.
     """
-    return [document_of(segment, raw) for segment, raw in _parse(data)]
+    return [document_of(segment, raw) for segment, raw in _parse(data) if not segment.inferred]
 
 
 def parse_views(data: bytes) -> list[Segment]:

@@ -798,3 +798,11 @@ def test_refusals_while_decoding_carry_the_id_found_by_pattern(make_document):
 
     assert error.code == "InvalidStartTime"
     assert error.doc_id == "6226467e3f845502"
+
+
+def test_an_inferred_segment_is_valid_and_yields_nothing(make_document):
+    """What BatchGetTraces makes for a downstream call is accepted back, and not kept: its
+    call makes it again."""
+    document = make_document(parent_id="00000000000000d0", inferred=True)
+
+    assert parse_document(orjson.dumps(document)) == []
