@@ -44,7 +44,8 @@ _AWS_RESOURCES: dict[str, tuple[str, str]] = {
     "s3": ("bucket_name", "Bucket"),
     "kinesis": ("stream_name", "Stream"),
 }
-_DOWNSTREAM = frozenset({"aws", "remote"})
+# The namespaces of subsegments that call another node.
+DOWNSTREAM_NAMESPACES = frozenset({"aws", "remote"})
 # The service names X-Ray's node types use, by every name SDKs give their subsegments, reduced
 # to lower-case letters and digits without "Amazon"/"AWS" and a "v2": the Node SDK writes
 # "DynamoDB", the Python and Go SDKs the endpoint prefix ("dynamodb", "logs", "email",
@@ -90,7 +91,7 @@ def service_of(segment: Segment) -> ServiceId:
 
 def is_downstream_call(entity: Segment) -> bool:
     """Whether a subsegment calls another node (X-Ray draws an edge for it)."""
-    return entity.namespace in _DOWNSTREAM
+    return entity.namespace in DOWNSTREAM_NAMESPACES
 
 
 def inferred_service(subsegment: Segment) -> ServiceId:

@@ -19,14 +19,13 @@ from typing import Any, NamedTuple
 import msgspec
 
 from fluoroscope.model.segment import Segment
-from fluoroscope.model.services import inferred_service
+from fluoroscope.model.services import DOWNSTREAM_NAMESPACES, inferred_service
 
 # What the inferred segment copies from the subsegment, as the subsegment has it.
 _COPIED = ("http", "aws", "sql")
 _FLAGS = ("error", "fault", "throttle")
 # What deciding the node needs of a subsegment (see inferred_service).
 _IDENTITY = ("id", "name", "start_time", "namespace", "aws", "sql")
-_DOWNSTREAM = frozenset({"aws", "remote"})
 
 
 class Entity(NamedTuple):
@@ -44,7 +43,7 @@ def inferred_documents(trace_id: str, entities: dict[str, Entity]) -> list[dict[
     out = []
     for entity_id, entity in entities.items():
         body = entity.body
-        if entity.is_segment or body.get("namespace") not in _DOWNSTREAM:
+        if entity.is_segment or body.get("namespace") not in DOWNSTREAM_NAMESPACES:
             continue
         if entity_id in answered or not _owned(entity_id, entities):
             continue
