@@ -21,9 +21,9 @@ MAX_NAME_LENGTH = 200
 MAX_ANNOTATION_KEY_LENGTH = 500
 MAX_ANNOTATION_VALUE_LENGTH = 1000
 
-# Lengths are checked by the decoder, in C. The formats (hex digits; the trace id's layout)
-# are checked by the validator (translate/xray_json.py): a
-# decoder-side pattern calls Python's re for every id, which costs more than the check.
+# Lengths are checked by the decoder, in C. The formats (hex digits; the trace id's layout) are
+# checked by the validator (translate/xray_json.py): a decoder-side pattern calls Python's re
+# for every id, which costs more than the check.
 Id = Annotated[str, msgspec.Meta(min_length=16, max_length=16)]
 TraceId = Annotated[str, msgspec.Meta(min_length=35, max_length=35)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME_LENGTH)]

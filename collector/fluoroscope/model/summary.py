@@ -30,8 +30,6 @@ TypedValue = tuple[str, AnnotationValue]
 # X-Ray indexes at most 50 annotations per trace (developer guide, "Annotations").
 MAX_INDEXED_ANNOTATIONS = 50
 _KEY_CHARACTERS = frozenset(string.ascii_letters + string.digits + "_")
-# Integers below this need no conversion test to be a double.
-_LARGEST_EXACT = 2**53
 
 # A trace id's epoch part is used as the trace's time for TimeRangeType TraceId only when it is
 # within this many seconds of the trace's real start; otherwise the id is W3C-born (its prefix is
@@ -273,16 +271,12 @@ def indexable(key: str, value: object) -> bool:
     if isinstance(value, bool | float):
         return True
     if isinstance(value, int):
-        return -_LARGEST_EXACT < value < _LARGEST_EXACT or _fits_double(value)
+        try:
+            float(value)  # the index keeps numbers as doubles
+        except OverflowError:
+            return False
+        return True
     return False
-
-
-def _fits_double(value: int) -> bool:
-    try:
-        float(value)
-    except OverflowError:
-        return False
-    return True
 
 
 def typed_value(value: AnnotationValue) -> TypedValue:

@@ -67,6 +67,9 @@ class Condition:
     sql: str
     params: list[object] = field(default_factory=list)
     exact: bool = True
+    # For a condition that is not exact, one that still selects a superset of the traces it
+    # does not match, so that ``!`` can narrow too (None: ``!`` of it selects nothing less).
+    negated: "Condition | None" = None
 
 
 # Counts how many annotation rows a condition selects, up to a cap (see _annotation).
@@ -119,13 +122,9 @@ def _compile(node: Node, compiler: _Compiler, depth: int) -> Condition | None:
         exact = left.exact and right.exact
         return Condition(f"({left.sql}) OR ({right.sql})", left.params + right.params, exact)
     if isinstance(node, Not):
-        operand = node.operand
-        subject = operand.subject if isinstance(operand, Present) else None
-        if isinstance(subject, Field) and subject.name in _SUPERSETS:
-            return Condition(_SUPERSETS[subject.name][1], exact=False)
-        inner = _compile(operand, compiler, depth)
+        inner = _compile(node.operand, compiler, depth)
         if inner is None or not inner.exact:
-            return None
+            return inner.negated if inner is not None else None
         # A comparison with a column a trace lacks is NULL, not false: NOT must make it true,
         # as the evaluator does, or the trace would match neither X nor !X.
         return Condition(f"NOT coalesce(({inner.sql}), 0)", inner.params)
@@ -154,7 +153,7 @@ def _present(subject: Field | Annotation) -> Condition | None:
     if subject.name in _FLAGS:
         return Condition(_FLAGS[subject.name])
     if subject.name in _SUPERSETS:
-        return Condition(_SUPERSETS[subject.name][0], exact=False)
+        return _superset(subject.name, True)
     if subject.name in _COLUMNS:
         return Condition(f"{_COLUMNS[subject.name]} IS NOT NULL")
     return None
@@ -181,13 +180,19 @@ def _compare(node: Compare, estimate: Estimate | None) -> Condition | None:
         truth = value if op == "=" else not value
         return Condition(_FLAGS[subject.name] if truth else f"NOT {_FLAGS[subject.name]}")
     if subject.name in _SUPERSETS and isinstance(value, bool) and op in ("=", "!="):
-        truth = value if op == "=" else not value
-        holds, fails = _SUPERSETS[subject.name]
-        return Condition(holds if truth else fails, exact=False)
+        return _superset(subject.name, value if op == "=" else not value)
     if subject.name in _COLUMNS and not isinstance(value, bool):
         test, params = _test(_COLUMNS[subject.name], op, value)
         return Condition(test, params)
     return None
+
+
+def _superset(keyword: str, truth: bool) -> Condition:
+    """The superset condition of a keyword that holds (or fails), with its negation's."""
+    holds, fails = _SUPERSETS[keyword]
+    if not truth:
+        holds, fails = fails, holds
+    return Condition(holds, exact=False, negated=Condition(fails, exact=False))
 
 
 def _test(column: str, op: str, value: object) -> tuple[str, list[object]]:

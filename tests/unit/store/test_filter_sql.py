@@ -219,3 +219,11 @@ def test_values_never_reach_the_sql_text() -> None:
     assert condition is not None
     assert "DROP" not in condition.sql
     assert "x'); DROP TABLE traces; --" in condition.params
+
+
+def test_keywords_no_column_holds_still_narrow_when_negated() -> None:
+    """throttle and ok compile to supersets, for themselves and for their negation."""
+    for expression in ("throttle", "!throttle", "throttle = false", "ok", "!ok", "!(ok = true)"):
+        condition = compile_filter(parse(expression))
+        assert condition is not None, expression
+        assert not condition.exact, expression

@@ -41,9 +41,8 @@ _JAVA_CAUSE = "Caused by: "
 # "loader/module@version/Class.method": the prefixes end in '/'. A hidden class's own name has a
 # '/' too ("App$$Lambda/0x0000000800c0b000.run"); that one is followed by "0x" and stays.
 _JAVA_PREFIX = re.compile(r"^(?:[^/]*/(?!0x))+")
-_JS_FRAME = "at "
+_AT = "at "  # how a JavaScript or .NET frame line starts, once stripped
 _JS_LOCATION = re.compile(r"^(.*?):(\d+)(?::\d+)?$")
-_DOTNET_FRAME = "at "
 _DOTNET_WHERE = ") in "
 _DOTNET_LINE = ":line "
 _DOTNET_INNER = " ---> "
@@ -166,9 +165,9 @@ def _parse_javascript(text: str) -> list[Traced]:
     traced = Traced([], *_split_headline(lines[0].rstrip("\r")))
     for line in lines[1:]:
         body = line.strip()
-        if not body.startswith(_JS_FRAME):
+        if not body.startswith(_AT):
             continue
-        body = body[len(_JS_FRAME) :]
+        body = body[len(_AT) :]
         label, paren, location = body.partition(" (")
         if paren and location.endswith(")"):
             frame = _javascript_frame(label, location[:-1])
@@ -206,8 +205,8 @@ def _parse_dotnet(text: str) -> list[Traced]:
     blocks: list[list[dict[str, Any]]] = [[]]
     for line in lines[1:]:
         body = line.strip()
-        if body.startswith(_DOTNET_FRAME):
-            frame = _dotnet_frame(body[len(_DOTNET_FRAME) :])
+        if body.startswith(_AT):
+            frame = _dotnet_frame(body[len(_AT) :])
             if frame is not None:
                 blocks[-1].append(frame)
         elif body == _DOTNET_INNER_END:
